@@ -1,0 +1,1 @@
+"""Command-line front-ends: generate, convert, bench, eval, train, data, info."""

@@ -1,0 +1,1 @@
+"""Objective evaluation with a YAMNet judge."""

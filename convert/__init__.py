@@ -1,0 +1,1 @@
+"""Quantization and lowering of trained models to edge runtimes."""

@@ -1,0 +1,1 @@
+"""Model parts: configs, modules, schedules, audio I/O and bundle manifests."""

@@ -1,0 +1,1 @@
+"""Backends, the shared sampling loop and backend selection."""

@@ -1,0 +1,1 @@
+"""Training: corpus, datasets, losses, trainers, checkpoints and DDP."""

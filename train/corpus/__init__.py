@@ -1,0 +1,1 @@
+"""Builds the sound-effects corpus from Debian packages."""
