@@ -1,0 +1,96 @@
+"""The `t2a-edge` command: a click group whose verbs are imported only when used."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from t2a_edge.core.errors import T2AError
+
+# verb -> "module:attribute"; importing lazily keeps `t2a-edge --help` fast and torch-free.
+VERBS = {
+    "generate": "t2a_edge.apps.generate_cmd:generate",
+    "train": "t2a_edge.apps.train_cmd:train",
+    "data": "t2a_edge.apps.data_cmd:data",
+    "eval": "t2a_edge.apps.eval_cmd:eval_group",
+    "convert": "t2a_edge.apps.convert_cmd:convert",
+    "bench": "t2a_edge.apps.bench_cmd:bench",
+    "info": "t2a_edge.apps.info_cmd:info",
+}
+SUMMARIES = {
+    "generate": "Turn prompts into audio files.",
+    "train": "Train the codec, the teacher or the student.",
+    "data": "Build and inspect the sound-effects corpus.",
+    "eval": "Score generated audio with the YAMNet judge.",
+    "convert": "Lower a model to an edge runtime bundle.",
+    "bench": "Time every backend and precision on this machine.",
+    "info": "Versions, backends, CPU features and paths.",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a verb's module only when that verb runs."""
+
+    def list_commands(self, ctx):
+        return list(VERBS)
+
+    def get_command(self, ctx, name):
+        target = VERBS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("t2a_edge"):
+                return _unavailable(name)
+            raise
+        return getattr(module, attribute)
+
+    def format_commands(self, ctx, formatter):
+        # Listing verbs must not import them all (torch alone takes seconds).
+        with formatter.section("Commands"):
+            formatter.write_dl([(verb, SUMMARIES[verb]) for verb in VERBS])
+
+
+def _unavailable(name):
+    @click.command(name, context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def command(args):
+        raise T2AError(f"'{name}' is not available in this build of t2a-edge")
+
+    return command
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="t2a-edge")
+def cli():
+    """Fast text-to-audio on laptops and phones."""
+
+
+def main(argv=None):
+    """Entry point: user mistakes become one line on stderr and a non-zero exit."""
+    try:
+        cli.main(args=argv, prog_name="t2a-edge", standalone_mode=False)
+    except T2AError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except SystemExit:
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Audio I/O at the project's fixed format: 16 kHz mono float32, written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from t2a_edge.core.errors import T2AError
+
+SAMPLE_RATE = 16_000
+WRITABLE_SUFFIXES = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """Average channels of a (frames, channels) array; pass mono through."""
+    samples = np.asarray(samples, dtype=np.float32)
+    return samples.mean(axis=1) if samples.ndim == 2 else samples
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
+    """Polyphase resampling between integer rates (scipy's resample_poly)."""
+    if rate_in == rate_out:
+        return samples.astype(np.float32, copy=False)
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(rate_in, rate_out)
+    return resample_poly(samples, rate_out // g, rate_in // g).astype(np.float32)
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read any soundfile-readable file as mono float32 at `sample_rate`."""
+    import soundfile as sf
+
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises several types for unreadable files
+        raise T2AError(f"cannot read audio file {path}: {exc}") from None
+    return resample(to_mono(data), rate, sample_rate)
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call `write(tmp_path)` then rename onto `path`, so a crash never leaves half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int = SAMPLE_RATE,
+               overwrite: bool = False) -> Path:
+    """Write mono audio as WAV/FLAC/OGG (by suffix) atomically; refuse to overwrite unless asked."""
+    import soundfile as sf
+
+    path = Path(path)
+    fmt = WRITABLE_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise T2AError(f"unsupported output format '{path.suffix}' for {path}: use .wav, .flac or .ogg")
+    if path.exists() and not overwrite:
+        raise T2AError(f"{path} already exists: pass --force to overwrite it")
+    if not path.parent.exists():
+        raise T2AError(f"output folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise T2AError(f"cannot write to {path.parent}: permission denied")
+    samples = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+    subtype = "PCM_16" if fmt in ("WAV", "FLAC") else None
+    atomic_write_bytes(path, lambda tmp: sf.write(tmp, samples, sample_rate, format=fmt, subtype=subtype))
+    return path
