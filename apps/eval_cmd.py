@@ -1,0 +1,263 @@
+"""`t2a-edge eval`: score generated audio with the YAMNet judge; `compare`, `codec`, `real`."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+
+import click
+
+from t2a_edge.core.errors import T2AError
+
+DEFAULT_CONFIGS = ("teacher:K=64,S=100", "student:K=64", "student:K=8", "student:K=1")
+
+
+def data_option(f):
+    return click.option("--data", default=None, metavar="MANIFEST",
+                        help="Corpus manifest or its folder [default: the built corpus].")(f)
+
+
+def common_options(f):
+    """Options every scoring command shares."""
+    for decorator in reversed((
+        data_option,
+        click.option("--split", default="test", show_default=True, help="Manifest split to evaluate on."),
+        click.option("--limit", type=int, default=None, help="Use at most N captions (round-robin over categories)."),
+        click.option("--json", "json_path", default=None, metavar="FILE", help="Write all figures as JSON ('-' for stdout)."),
+        click.option("--table", "table_path", default=None, metavar="FILE.md", help="Write the markdown table."),
+        click.option("--threads", type=int, default=None, help="Judge threads [default: 1, or $T2A_EDGE_JUDGE_THREADS]."),
+    )):
+        f = decorator(f)
+    return f
+
+
+def generation_options(f):
+    """Options of commands that generate audio."""
+    for decorator in reversed((
+        click.option("--backend", default="torch", show_default=True, help="Runtime backend for generation."),
+        click.option("--seconds", type=float, default=5.0, show_default=True, help="Length of each generated clip."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Base seed; each clip's seed also depends on its id."),
+        click.option("--out", default=None, metavar="DIR", help="Keep the generated WAVs here as <id>.wav [default: discard]."),
+    )):
+        f = decorator(f)
+    return f
+
+
+class Session:
+    """Items, judge, feature cache and category map for one evaluation run."""
+
+    def __init__(self, data, split, limit, threads):
+        from t2a_edge.apps.evaluation import scoring
+        from t2a_edge.core.paths import corpus_dir
+
+        if limit is not None and limit < 1:
+            raise T2AError("--limit must be at least 1")
+        self.split = split
+        self.items = scoring.load_items(data or corpus_dir(), split, limit)
+        missing = [str(i.reference) for i in self.items if not i.reference.is_file()]
+        if missing:
+            raise T2AError(f"{len(missing)} reference clip(s) of the manifest are missing, e.g. {missing[0]}")
+        self.accepted = scoring.accepted_lookup()
+        if self.accepted is None:
+            click.echo("warning: no category map (t2a_edge.train.corpus.categories): hit-rate not scored", err=True)
+        from t2a_edge.apps.evaluation.cache import FeatureCache
+        from t2a_edge.apps.evaluation.judge import Judge
+
+        self.judge = Judge(threads=threads)
+        self.cache = FeatureCache(self.judge)
+        self._references = None
+
+    @property
+    def class_names(self):
+        return self.judge.class_names
+
+    def references(self, items=None):
+        """Judge features of the real clips (all items, or the given subset)."""
+        if self._references is None:
+            self._references = dict(zip((i.id for i in self.items),
+                                        self.cache.many([i.reference for i in self.items], "judging real clips")))
+        return [self._references[i.id] for i in (items or self.items)]
+
+    def real_row(self) -> dict:
+        """The real-clip ceiling row."""
+        from t2a_edge.apps.evaluation import scoring
+
+        row = scoring.score_real(self.references(), self.items, self.class_names, self.accepted)
+        return {"system": f"real {self.split} clips (ceiling)", **row}
+
+    def score_files(self, name, items, files, paired=True, **extra) -> dict:
+        """A row for candidate files paired with `items`."""
+        from t2a_edge.apps.evaluation import scoring
+
+        candidates = self.cache.many(files, f"judging {name}")
+        row = scoring.score(candidates, self.references(items), items, self.class_names, self.accepted, paired)
+        return {"system": name, **extra, **row}
+
+
+def finish(rows, json_path, table_path, extra_tables=(), **meta) -> None:
+    """Print the table, then write JSON and markdown where asked."""
+    from t2a_edge.apps.evaluation import report
+
+    table = report.markdown(rows)
+    per_category = report.category_table(rows)
+    text = "\n".join([table, *([per_category] if per_category else []), *extra_tables])
+    click.echo(text)
+    report.write_outputs({**meta, "rows": rows}, text, json_path, table_path)
+
+
+@contextlib.contextmanager
+def output_folder(out):
+    """The folder generated audio goes to: `--out`, or a temporary one removed afterwards."""
+    if out:
+        path = Path(out)
+        if path.exists() and not path.is_dir():
+            raise T2AError(f"--out {path} exists and is not a folder")
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+    else:
+        with tempfile.TemporaryDirectory(prefix="t2a-eval-") as tmp:
+            yield Path(tmp)
+
+
+def check_seconds(seconds):
+    if seconds <= 0:
+        raise T2AError("--seconds must be positive")
+
+
+@click.group("eval", invoke_without_command=True)
+@click.option("--model", default=None, metavar="PATH|default", help="Model folder or bundle to generate with.")
+@click.option("--generated", default=None, metavar="DIR", help="Score existing <id>.wav files instead of generating.")
+@click.option("--steps", "-K", type=int, default=None, help="Masking iterations K.")
+@click.option("--teacher-steps", "-S", type=int, default=None, help="Use the teacher head with S diffusion steps.")
+@click.option("--cfg", type=float, default=None, help="Classifier-free guidance scale.")
+@click.option("--temperature", type=float, default=None, help="Sampling temperature.")
+@generation_options
+@common_options
+@click.pass_context
+def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, backend, seconds, seed, out,
+               data, split, limit, json_path, table_path, threads):
+    """Generate one clip per test caption (fixed seeds) and score it, or score --generated DIR.
+
+    Prints FAD, KL, IS and hit-rate for the system next to the real clips' own figures.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from t2a_edge.apps.evaluation import generation, scoring
+
+    if model is None and generated is None:
+        raise T2AError("give --model PATH|default to generate, or --generated DIR to score existing files")
+    if model is not None and generated is not None:
+        raise T2AError("give either --model or --generated, not both")
+    check_seconds(seconds)
+    if generated is not None and not Path(generated).is_dir():
+        raise T2AError(f"--generated folder {generated} does not exist")
+    if model is not None:
+        # Fail on a bad model before spending minutes on the reference clips.
+        tta = generation.load_model(model, backend)
+    session = Session(data, split, limit, threads)
+    rows = [session.real_row()]
+    meta = {"split": split, "data": str(session.items[0].reference.parent)}
+    if generated is not None:
+        items, files, missing = scoring.match_generated(session.items, Path(generated))
+        if missing:
+            click.echo(f"warning: scored {len(items)} of {len(session.items)} clips: {len(missing)} have no "
+                       f"file in {generated} (e.g. {missing[0]}.wav)", err=True)
+        rows.append(session.score_files(Path(generated).name or str(generated), items, files))
+    else:
+        config = generation.RunConfig("teacher" if teacher_steps else "student", steps, teacher_steps, cfg, temperature,
+                                      backend)
+        config.label = f"{Path(model).name} K={steps or 'default'}" + (f",S={teacher_steps}" if teacher_steps else "")
+        with output_folder(out) as folder:
+            files, timing = generation.generate_set(tta, session.items, folder, config, seconds, seed)
+            rows.append(session.score_files(config.label, session.items, files, **timing))
+        meta.update(model=model, backend=backend, seconds=seconds, seed=seed)
+    finish(rows, json_path, table_path, **meta)
+
+
+@eval_group.command("compare")
+@click.argument("configs", nargs=-1)
+@click.option("--model", default="default", show_default=True, metavar="PATH|default",
+              help="Model (student, and teacher unless --teacher is given).")
+@click.option("--teacher", default=None, metavar="PATH", help="Model to use for teacher rows [default: --model].")
+@generation_options
+@common_options
+def compare(configs, model, teacher, backend, seconds, seed, out, data, split, limit, json_path, table_path, threads):
+    """The paper-style table: teacher and student rows, quality and speed from one run.
+
+    CONFIGS are `teacher:K=64,S=100` or `student:K=8`, with optional cfg=, temp= and backend=
+    settings (comma-separated). Default: teacher:K=64,S=100 student:K=64 student:K=8 student:K=1.
+    """
+    from t2a_edge.apps.evaluation import generation
+
+    check_seconds(seconds)
+    parsed = [generation.parse_config(c) for c in (configs or DEFAULT_CONFIGS)]
+    models = {}
+    for config in parsed:
+        key = (teacher if config.name == "teacher" and teacher else model, config.backend or backend)
+        if key not in models:
+            models[key] = generation.load_model(*key)
+    session = Session(data, split, limit, threads)
+    rows = [session.real_row()]
+    with output_folder(out) as folder:
+        for index, config in enumerate(parsed):
+            key = (teacher if config.name == "teacher" and teacher else model, config.backend or backend)
+            sub = folder / f"{index:02d}-{config.label.replace(':', '_').replace(',', '_').replace('=', '')}"
+            files, timing = generation.generate_set(models[key], session.items, sub, config, seconds, seed)
+            rows.append(session.score_files(config.label, session.items, files, **timing))
+    finish(rows, json_path, table_path, split=split, model=model, teacher=teacher or model,
+           backend=backend, seconds=seconds, seed=seed)
+
+
+@eval_group.command("codec")
+@click.option("--model", default="default", show_default=True, metavar="PATH|default", help="Model whose codec to test.")
+@click.option("--out", default=None, metavar="DIR", help="Keep the reconstructions here as <id>.wav.")
+@common_options
+def codec(model, out, data, split, limit, json_path, table_path, threads):
+    """The codec ceiling: real clips encoded and decoded, scored and compared with the originals."""
+    import numpy as np
+
+    from t2a_edge.apps.evaluation import generation, metrics, recon
+    from t2a_edge.core.audio import load_audio, save_audio
+
+    tta = generation.load_model(model, "torch")
+    session = Session(data, split, limit, threads)
+    rows = [session.real_row()]
+    errors = {"mel_l1": [], "mrstft": [], "embedding_cosine": [], "top1_agreement": []}
+    with output_folder(out) as folder:
+        files = []
+        for item in session.items:
+            original = load_audio(item.reference)
+            rebuilt = np.asarray(tta.codec_roundtrip(original), dtype=np.float32).reshape(-1)
+            path = folder / f"{item.id}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            files.append(save_audio(path, rebuilt, overwrite=True))
+            errors["mel_l1"].append(recon.mel_l1(original, rebuilt))
+            errors["mrstft"].append(recon.multi_resolution_stft(original, rebuilt))
+        row = session.score_files("codec reconstruction", session.items, files)
+    for ref, rebuilt in zip(session.references(), session.cache.many(files)):
+        errors["embedding_cosine"].append(recon.cosine(ref.embedding, rebuilt.embedding))
+        same = metrics.top_k(ref.scores, session.class_names, 1) == metrics.top_k(rebuilt.scores, session.class_names, 1)
+        errors["top1_agreement"].append(float(same))
+    row.update({k: float(np.mean(v)) for k, v in errors.items()})
+    rows.append(row)
+    from t2a_edge.apps.evaluation import report
+
+    recon_table = report.markdown([row], columns=(report.COLUMNS[0], *report.RECON_COLUMNS), notes=None)
+    finish(rows, json_path, table_path, [recon_table], split=split, model=model)
+
+
+@eval_group.command("real")
+@common_options
+def real(data, split, limit, json_path, table_path, threads):
+    """Judge the real clips alone: the ceiling figures and each category's top-1 classes."""
+    from t2a_edge.apps.evaluation import scoring
+
+    session = Session(data, split, limit, threads)
+    row = session.real_row()
+    top1 = scoring.top1_by_category(session.references(), session.items, session.class_names)
+    lines = ["| category | clips | top-1 classes (count) |", "|---|---:|---|"]
+    for cat, counts in top1.items():
+        shown = ", ".join(f"{name} ({n})" for name, n in list(counts.items())[:4])
+        lines.append(f"| {cat} | {sum(counts.values())} | {shown} |")
+    finish([row], json_path, table_path, ["\n".join(lines) + "\n"], split=split, top1_by_category=top1)

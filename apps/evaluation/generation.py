@@ -1,0 +1,98 @@
+"""Drive the generation API over test captions with fixed seeds, timing every clip."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from t2a_edge.apps.evaluation.scoring import Item
+from t2a_edge.core.errors import T2AError
+
+
+@dataclass
+class RunConfig:
+    """One system to evaluate: which head, how many iterations, sampling settings."""
+
+    name: str  # "teacher" or "student"
+    steps: int | None = None  # K masking iterations
+    teacher_steps: int | None = None  # S diffusion steps; set only for the teacher
+    cfg: float | None = None
+    temperature: float | None = None
+    backend: str | None = None
+    label: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+DEFAULTS = {"teacher": {"K": 64, "S": 100}, "student": {"K": 8}}
+KEYS = {"K": "steps", "S": "teacher_steps", "cfg": "cfg", "temp": "temperature", "backend": "backend"}
+
+
+def parse_config(text: str) -> RunConfig:
+    """Parse `teacher:K=64,S=100` or `student:K=8,cfg=3,temp=0.7,backend=onnx`."""
+    name, _, rest = text.partition(":")
+    if name not in DEFAULTS:
+        raise T2AError(f"config '{text}': start with 'teacher' or 'student' (e.g. student:K=8)")
+    values = dict(DEFAULTS[name])
+    for part in filter(None, rest.split(",")):
+        key, eq, value = part.partition("=")
+        if not eq or key not in KEYS:
+            raise T2AError(f"config '{text}': bad setting '{part}' (use {', '.join(k + '=' for k in KEYS)})")
+        if key == "S" and name == "student":
+            raise T2AError(f"config '{text}': S (diffusion steps) applies to the teacher only")
+        values[key] = value
+    config = RunConfig(name)
+    try:
+        for key, value in values.items():
+            cast = {"K": int, "S": int, "cfg": float, "temp": float, "backend": str}[key]
+            setattr(config, KEYS[key], cast(value))
+    except ValueError:
+        raise T2AError(f"config '{text}': a number is malformed") from None
+    if config.steps is not None and config.steps < 1 or config.teacher_steps is not None and config.teacher_steps < 1:
+        raise T2AError(f"config '{text}': K and S must be at least 1")
+    config.label = text if rest else f"{name}:" + ",".join(f"{k}={v}" for k, v in DEFAULTS[name].items())
+    return config
+
+
+def clip_seed(clip_id: str, base: int = 0) -> int:
+    """A seed fixed by the clip id, so subsets and reruns give the same audio per caption."""
+    return (zlib.crc32(clip_id.encode("utf-8")) + base) % (2**31)
+
+
+def load_model(path: str, backend: str):
+    """TextToAudio.load, with a clear message when this build has no generation API yet."""
+    try:
+        from t2a_edge.runtimes.api import TextToAudio
+    except ImportError:
+        raise T2AError("this build has no generation API (t2a_edge.runtimes.api): "
+                       "score existing files with --generated DIR") from None
+    return TextToAudio.load(path, backend=backend)
+
+
+def generate_set(model, items: list[Item], folder: Path, config: RunConfig, seconds: float,
+                 seed: int = 0, progress: bool = True) -> tuple[list[Path], dict]:
+    """Write `<id>.wav` for every item into `folder`; return the files and the timing summary."""
+    from t2a_edge.core.audio import save_audio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    kwargs = {k: v for k, v in (("steps", config.steps), ("teacher_steps", config.teacher_steps),
+                                ("cfg", config.cfg), ("temperature", config.temperature)) if v is not None}
+    # One untimed call first: the first generation pays for lazy loading and allocator warm-up.
+    model.generate(items[0].caption, seconds=seconds, seed=0, **kwargs)
+    files, elapsed, audio_seconds = [], 0.0, 0.0
+    iterator = items
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(items, desc=config.label or config.name, unit="clip", leave=False)
+    for item in iterator:
+        start = time.perf_counter()
+        audio = model.generate(item.caption, seconds=seconds, seed=clip_seed(item.id, seed), **kwargs)
+        elapsed += time.perf_counter() - start
+        audio_seconds += len(audio.samples) / audio.sample_rate
+        path = folder / f"{item.id}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        files.append(save_audio(path, audio.samples, audio.sample_rate, overwrite=True))
+    timing = {"latency_s": elapsed / len(items), "rtf": elapsed / audio_seconds if audio_seconds else None}
+    return files, timing
