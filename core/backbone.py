@@ -1,0 +1,70 @@
+"""The MAR backbone: a bidirectional transformer over [text states ; latent tokens]."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from t2a_edge.core.config import BackboneConfig
+
+
+class Block(nn.Module):
+    """Pre-LN transformer block: self-attention with a key bias, then an MLP."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        self.norm2 = nn.LayerNorm(width)
+        self.fc1 = nn.Linear(width, int(width * mlp_ratio))
+        self.fc2 = nn.Linear(int(width * mlp_ratio), width)
+
+    def forward(self, x: torch.Tensor, key_bias: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=key_bias)
+        x = x + self.proj(attended.transpose(1, 2).reshape(b, n, d))
+        return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
+
+
+class Backbone(nn.Module):
+    """Returns the final hidden state of each latent position: the head's condition z_i, and the
+    target of representation distillation."""
+
+    def __init__(self, cfg: BackboneConfig, token_dim: int, max_tokens: int):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+        self.text_proj = nn.Linear(cfg.text_dim, w)
+        self.token_proj = nn.Linear(token_dim, w)
+        self.mask_token = nn.Parameter(torch.zeros(w))
+        self.text_pos = nn.Parameter(torch.zeros(cfg.text_tokens, w))
+        self.token_pos = nn.Parameter(torch.zeros(max_tokens, w))
+        # The unconditional input for classifier-free guidance: learned null text states.
+        self.null_text = nn.Parameter(torch.zeros(cfg.text_tokens, cfg.text_dim))
+        self.blocks = nn.ModuleList(Block(w, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.norm = nn.LayerNorm(w)
+        for p in (self.mask_token, self.text_pos, self.token_pos, self.null_text):
+            nn.init.normal_(p, std=0.02)
+
+    def forward(self, text: torch.Tensor, text_mask: torch.Tensor, tokens: torch.Tensor,
+                known: torch.Tensor) -> torch.Tensor:
+        """text (B, L, 384), text_mask (B, L), tokens (B, N, D), known (B, N) -> z (B, N, W)."""
+        n = tokens.shape[1]
+        x_text = self.text_proj(text) + self.text_pos
+        x_tokens = torch.where(known[..., None] > 0.5, self.token_proj(tokens), self.mask_token)
+        x = torch.cat([x_text, x_tokens + self.token_pos[:n]], dim=1)
+        # Padded caption positions are hidden from attention; latent positions are always visible.
+        visible = torch.cat([text_mask.to(x.dtype), torch.ones_like(known, dtype=x.dtype)], dim=1)
+        key_bias = ((1.0 - visible) * -1e4)[:, None, None, :]
+        for block in self.blocks:
+            x = block(x, key_bias)
+        return self.norm(x)[:, text.shape[1]:]
+
+    def null_like(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The null text states and an all-visible mask, batched like `text`."""
+        batch = text.shape[0]
+        return self.null_text.expand(batch, -1, -1), torch.ones(batch, text.shape[1], dtype=text.dtype)

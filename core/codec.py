@@ -1,0 +1,112 @@
+"""The latent codec: an STFT-domain encoder (training only) and a Vocos-style decoder that exports."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from t2a_edge.core.config import CodecConfig
+from t2a_edge.core.spectral import InverseSTFT, stft_magnitude
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv, LayerNorm, pointwise MLP, residual (ConvNeXt / Vocos)."""
+
+    def __init__(self, width: int, kernel: int, layer_scale: float = 1e-2):
+        super().__init__()
+        self.depthwise = nn.Conv1d(width, width, kernel, padding=kernel // 2, groups=width)
+        self.norm = nn.LayerNorm(width)
+        self.up = nn.Linear(width, width * 3)
+        self.down = nn.Linear(width * 3, width)
+        self.scale = nn.Parameter(torch.full((width,), layer_scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.depthwise(x).transpose(1, 2)
+        h = self.down(F.gelu(self.up(self.norm(h))))
+        return x + (self.scale * h).transpose(1, 2)
+
+
+class CodecEncoder(nn.Module):
+    """Log-magnitude STFT -> (mean, log-variance) of latent frames at `latent_rate`."""
+
+    def __init__(self, cfg: CodecConfig):
+        super().__init__()
+        self.cfg = cfg
+        bins = cfg.n_fft // 2 + 1
+        # Strided input conv: the stack runs at the latent rate, which halves its cost.
+        self.inp = nn.Conv1d(bins, cfg.encoder_width, 2 * cfg.downsample, stride=cfg.downsample,
+                             padding=cfg.downsample // 2)
+        self.blocks = nn.ModuleList(ConvNeXtBlock(cfg.encoder_width, cfg.kernel)
+                                    for _ in range(cfg.encoder_layers))
+        self.norm = nn.LayerNorm(cfg.encoder_width)
+        self.out = nn.Linear(cfg.encoder_width, 2 * cfg.latent_dim)
+
+    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, samples) with samples a multiple of frame_samples -> two (B, latent_dim, frames)."""
+        frames = wave.shape[-1] // self.cfg.hop
+        spec = stft_magnitude(wave, self.cfg.n_fft, self.cfg.hop)[..., :frames]
+        x = self.inp(torch.log(spec + 1e-5))[..., : frames // self.cfg.downsample]
+        for block in self.blocks:
+            x = block(x)
+        x = self.out(self.norm(x.transpose(1, 2))).transpose(1, 2)
+        mean, logvar = x.chunk(2, dim=1)
+        return mean, logvar.clamp(-12.0, 6.0)
+
+
+class CodecDecoder(nn.Module):
+    """Latent frames -> ConvNeXt stack -> magnitude and phase of `downsample` STFT frames each -> iSTFT."""
+
+    def __init__(self, cfg: CodecConfig):
+        super().__init__()
+        self.cfg = cfg
+        bins = cfg.n_fft // 2 + 1
+        self.bins = bins
+        self.inp = nn.Conv1d(cfg.latent_dim, cfg.decoder_width, cfg.kernel, padding=cfg.kernel // 2)
+        self.blocks = nn.ModuleList(ConvNeXtBlock(cfg.decoder_width, cfg.kernel)
+                                    for _ in range(cfg.decoder_layers))
+        self.norm = nn.LayerNorm(cfg.decoder_width)
+        # Each latent frame predicts `downsample` spectral frames (pixel-shuffle in time), so the
+        # stack runs at the latent rate rather than the spectral frame rate.
+        self.out = nn.Linear(cfg.decoder_width, cfg.downsample * 2 * bins)
+        self.istft = InverseSTFT(cfg.n_fft, cfg.hop)
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        """(B, latent_dim, frames) -> (B, frames * frame_samples) waveform."""
+        batch, frames = latents.shape[0], latents.shape[-1] * self.cfg.downsample
+        x = self.inp(latents)
+        for block in self.blocks:
+            x = block(x)
+        x = self.out(self.norm(x.transpose(1, 2)))  # (B, T, downsample * 2 * bins)
+        x = x.reshape(batch, frames, 2 * self.bins).transpose(1, 2)
+        log_magnitude, phase = x.chunk(2, dim=1)
+        magnitude = torch.exp(log_magnitude.clamp(max=6.0))
+        return self.istft(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
+
+
+class Codec(nn.Module):
+    """Encoder + decoder with a KL bottleneck; latents are normalised by corpus statistics."""
+
+    def __init__(self, cfg: CodecConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = CodecEncoder(cfg)
+        self.decoder = CodecDecoder(cfg)
+        # Per-channel statistics measured on the corpus after training, so tokens are ~N(0, 1).
+        self.register_buffer("latent_mean", torch.zeros(cfg.latent_dim))
+        self.register_buffer("latent_std", torch.ones(cfg.latent_dim))
+
+    def pad(self, wave: torch.Tensor) -> torch.Tensor:
+        """Zero-pad the waveform to a whole number of latent frames."""
+        remainder = (-wave.shape[-1]) % self.cfg.frame_samples
+        return F.pad(wave, (0, remainder)) if remainder else wave
+
+    def encode(self, wave: torch.Tensor, sample: bool = False) -> torch.Tensor:
+        """(B, samples) -> normalised latents (B, latent_dim, frames)."""
+        mean, logvar = self.encoder(self.pad(wave))
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if sample else mean
+        return (z - self.latent_mean[:, None]) / self.latent_std[:, None]
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents (B, latent_dim, frames) -> waveform (B, frames * frame_samples)."""
+        return self.decoder(latents * self.latent_std[:, None] + self.latent_mean[:, None])

@@ -1,0 +1,127 @@
+"""Model configuration: plain dataclasses with presets, saved as JSON beside the weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from t2a_edge.core.errors import T2AError
+
+
+@dataclass
+class CodecConfig:
+    """Waveform <-> latent frames: an STFT-domain encoder and a Vocos-style decoder."""
+
+    sample_rate: int = 16_000
+    n_fft: int = 640  # 40 ms analysis window
+    hop: int = 160  # 100 spectral frames per second
+    downsample: int = 2  # spectral frames per latent frame: 50 latent frames per second
+    latent_dim: int = 32
+    encoder_width: int = 256
+    encoder_layers: int = 4
+    decoder_width: int = 384
+    decoder_layers: int = 6
+    kernel: int = 7
+
+    @property
+    def frame_samples(self) -> int:
+        return self.hop * self.downsample
+
+    @property
+    def latent_rate(self) -> float:
+        return self.sample_rate / self.frame_samples
+
+
+@dataclass
+class BackboneConfig:
+    """Bidirectional transformer over [text states ; latent tokens]."""
+
+    width: int = 256
+    depth: int = 8
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    text_dim: int = 384
+    text_tokens: int = 32  # captions are padded or cut to this many word pieces
+
+
+@dataclass
+class HeadConfig:
+    """The per-token heads: the teacher's diffusion MLP and the student's energy-score MLP."""
+
+    width: int = 384
+    depth: int = 3
+    noise_dim: int = 64  # energy head: eps ~ U[-0.5, 0.5]^noise_dim
+    diffusion_steps: int = 1000  # teacher: training timesteps of the cosine schedule
+    diffusion_batch_mul: int = 4  # teacher: noise draws per token per training step
+
+
+@dataclass
+class ModelConfig:
+    """Everything that fixes tensor shapes of a trained model."""
+
+    codec: CodecConfig = field(default_factory=CodecConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    patch: int = 2  # latent frames per token: 50 Hz latents -> 25 tokens per second
+    max_seconds: float = 10.0
+    caption_dropout: float = 0.1  # share of training captions replaced by the null text (CFG)
+
+    @property
+    def token_dim(self) -> int:
+        return self.codec.latent_dim * self.patch
+
+    @property
+    def token_rate(self) -> float:
+        return self.codec.latent_rate / self.patch
+
+    @property
+    def token_samples(self) -> int:
+        return self.codec.frame_samples * self.patch
+
+    @property
+    def max_tokens(self) -> int:
+        return self.tokens_for(self.max_seconds)
+
+    def tokens_for(self, seconds: float) -> int:
+        """Latent tokens needed to cover `seconds` of audio (rounded up)."""
+        import math
+
+        return max(1, math.ceil(seconds * self.codec.sample_rate / self.token_samples - 1e-9))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        try:
+            data = dict(data)
+            return cls(
+                codec=CodecConfig(**data.pop("codec", {})),
+                backbone=BackboneConfig(**data.pop("backbone", {})),
+                head=HeadConfig(**data.pop("head", {})),
+                **data,
+            )
+        except TypeError as exc:
+            raise T2AError(f"model config does not match this version of t2a-edge: {exc}") from None
+
+
+def preset(name: str) -> ModelConfig:
+    """Named sizes: `tiny` for tests (seconds to train), `small` for the CPU-trained default."""
+    if name == "small":
+        return ModelConfig()
+    if name == "tiny":
+        return ModelConfig(
+            codec=CodecConfig(encoder_width=32, encoder_layers=1, decoder_width=32, decoder_layers=1,
+                              latent_dim=8),
+            backbone=BackboneConfig(width=32, depth=2, heads=2, text_tokens=16),
+            head=HeadConfig(width=32, depth=2, noise_dim=16),
+            max_seconds=2.0,
+        )
+    raise T2AError(f"unknown preset '{name}': choose tiny or small")
+
+
+PRESETS = ("tiny", "small")

@@ -1,0 +1,54 @@
+"""Masking schedules: the truncated-normal training ratio and the cosine generation schedule."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def training_mask(batch: int, n: int, generator):
+    """(B, N) float mask, 1 = masked: a ratio ~ truncnorm(1.0, 0.25, [0.7, 1.0]) per example (MAR)."""
+    import torch  # the generation path imports this module without torch
+
+    ratios = torch.empty(batch)
+    for i in range(batch):  # rejection sampling keeps the draw exact and generator-driven
+        while True:
+            r = 1.0 + 0.25 * torch.randn((), generator=generator).item()
+            if 0.7 <= r <= 1.0:
+                ratios[i] = r
+                break
+    counts = torch.ceil(ratios * n).clamp(1, n).long()
+    order = torch.argsort(torch.rand(batch, n, generator=generator), dim=1)
+    ranks = torch.argsort(order, dim=1)
+    return (ranks < counts[:, None]).float()
+
+
+def masked_after(step: int, steps: int, n: int) -> int:
+    """Tokens still masked after generation step `step` (0-based) of `steps`: N cos(pi/2 (k+1)/K)."""
+    return int(math.floor(n * math.cos(math.pi / 2 * (step + 1) / steps)))
+
+
+def reveal_counts(steps: int, n: int) -> list[int]:
+    """How many tokens each of the K steps reveals: >= 1 each, all N by the last step (K <= N)."""
+    steps = min(steps, n)
+    counts, unknown = [], n
+    for k in range(steps):
+        if k == steps - 1:
+            left = 0
+        else:
+            # At least one revealed per step, at least one left for the steps after.
+            left = max(min(masked_after(k, steps, n), unknown - 1), 0)
+        counts.append(unknown - left)
+        unknown = left
+    return counts
+
+
+def cfg_scale(cfg: float, revealed: int, n: int) -> float:
+    """Guidance that grows linearly with the share of revealed tokens: 1 + (cfg - 1) revealed / N."""
+    return 1.0 + (cfg - 1.0) * revealed / n
+
+
+def random_orders(rng: np.random.Generator, batch: int, n: int) -> np.ndarray:
+    """One random generation order per example, from the shared numpy stream."""
+    return np.stack([rng.permutation(n) for _ in range(batch)])

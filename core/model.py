@@ -1,0 +1,169 @@
+"""The text-to-audio model: codec, backbone and heads; its one-iteration step; weights on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from t2a_edge.core.backbone import Backbone
+from t2a_edge.core.codec import Codec
+from t2a_edge.core.config import ModelConfig
+from t2a_edge.core.errors import T2AError
+from t2a_edge.core.heads import DiffusionHead, EnergyHead
+
+MODEL_FILE = "model.json"
+FORMAT_VERSION = 1
+SHARD_BYTES = 20 * 2**20  # keep every weight file well under 25 MB
+
+
+class T2AModel(nn.Module):
+    """All trainable parts; a stage uses the ones it needs (heads may be absent)."""
+
+    def __init__(self, cfg: ModelConfig, diffusion_head: bool = True, energy_head: bool = True):
+        super().__init__()
+        self.cfg = cfg
+        self.codec = Codec(cfg.codec)
+        self.backbone = Backbone(cfg.backbone, cfg.token_dim, cfg.max_tokens)
+        h = cfg.head
+        self.diffusion_head = DiffusionHead(cfg.token_dim, cfg.backbone.width, h.width, h.depth) if diffusion_head else None
+        self.energy_head = (EnergyHead(cfg.token_dim, cfg.backbone.width, h.width, h.depth, h.noise_dim)
+                            if energy_head else None)
+
+    @property
+    def kind(self) -> str:
+        return "student" if self.energy_head is not None else "teacher"
+
+    def tokens_from_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """(B, latent_dim, frames) -> (B, frames / patch, latent_dim * patch)."""
+        b, d, t = latents.shape
+        p = self.cfg.patch
+        return latents[..., : t - t % p].reshape(b, d, t // p, p).permute(0, 2, 1, 3).reshape(b, t // p, d * p)
+
+    def latents_from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, N, latent_dim * patch) -> (B, latent_dim, N * patch)."""
+        b, n, _ = tokens.shape
+        d, p = self.cfg.codec.latent_dim, self.cfg.patch
+        return tokens.reshape(b, n, d, p).permute(0, 2, 1, 3).reshape(b, d, n * p)
+
+    def condition(self, text: torch.Tensor, text_mask: torch.Tensor, tokens: torch.Tensor, known: torch.Tensor,
+                  cfg: float | torch.Tensor) -> torch.Tensor:
+        """Backbone on [conditional ; unconditional] in one batch, mixed as cfg * z_c + (1 - cfg) * z_u."""
+        null, null_mask = self.backbone.null_like(text)
+        z = self.backbone(torch.cat([text, null]), torch.cat([text_mask.to(text.dtype), null_mask]),
+                          torch.cat([tokens, tokens]), torch.cat([known, known]))
+        z_cond, z_uncond = z.chunk(2)
+        return cfg * z_cond + (1 - cfg) * z_uncond
+
+
+class StudentStep(nn.Module):
+    """One generation iteration of the student: guided backbone + energy head at every position.
+
+    This is the graph every edge runtime runs K times; the loop around it lives in numpy.
+    """
+
+    def __init__(self, model: T2AModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, text, text_mask, tokens, known, noise, cfg, temperature):
+        z = self.model.condition(text, text_mask, tokens, known, cfg)
+        return self.model.energy_head(z, noise, temperature)
+
+
+class DecoderGraph(nn.Module):
+    """Tokens -> waveform: unpatch, de-normalise, decode (the `decoder` component of a bundle)."""
+
+    def __init__(self, model: T2AModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.model.codec.decode(self.model.latents_from_tokens(tokens))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_model(model: T2AModel, folder: str | Path, extra: dict | None = None, dtype=torch.float32) -> Path:
+    """Write safetensors shards and model.json (config, kind, sha256 per file); atomic per file."""
+    from safetensors.torch import save_file
+
+    from t2a_edge.core.audio import atomic_write_bytes
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(dtype if v.is_floating_point() else v.dtype).contiguous()
+             for k, v in model.state_dict().items()}
+    shards, current, size = [], {}, 0
+    for name in sorted(state):
+        nbytes = state[name].numel() * state[name].element_size()
+        if current and size + nbytes > SHARD_BYTES:
+            shards.append(current)
+            current, size = {}, 0
+        current[name] = state[name]
+        size += nbytes
+    shards.append(current)
+    files = {}
+    for i, shard in enumerate(shards):
+        name = f"weights-{i:02d}.safetensors"
+        atomic_write_bytes(folder / name, lambda tmp, shard=shard: save_file(shard, tmp))
+        files[name] = sha256_file(folder / name)
+    for stale in folder.glob("weights-*.safetensors"):
+        if stale.name not in files:
+            stale.unlink()
+    meta = {"format": FORMAT_VERSION, "kind": model.kind, "config": model.cfg.to_dict(), "files": files,
+            "parts": {"diffusion_head": model.diffusion_head is not None, "energy_head": model.energy_head is not None}}
+    meta.update(extra or {})
+    atomic_write_bytes(folder / MODEL_FILE, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+    return folder
+
+
+def read_model_meta(folder: str | Path) -> dict:
+    """model.json of a model folder, with a clear error for anything else."""
+    path = Path(folder) / MODEL_FILE
+    if not path.is_file():
+        raise T2AError(f"{folder} is not a t2a-edge model folder (no {MODEL_FILE})")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise T2AError(f"{path} is unreadable: {exc}") from None
+    if meta.get("format") != FORMAT_VERSION:
+        raise T2AError(f"{path} has format {meta.get('format')}, this t2a-edge reads {FORMAT_VERSION}")
+    return meta
+
+
+def load_model(folder: str | Path, device: str = "cpu") -> T2AModel:
+    """Build the model from model.json and load its shards, verifying every sha256 first."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    meta = read_model_meta(folder)
+    state = {}
+    for name, expected in meta["files"].items():
+        path = folder / name
+        if not path.is_file():
+            raise T2AError(f"model file {path} is missing")
+        if sha256_file(path) != expected:
+            raise T2AError(f"model file {path} is corrupt (sha256 mismatch)")
+        try:
+            state.update(load_file(str(path)))
+        except Exception as exc:  # safetensors raises its own error types
+            raise T2AError(f"model file {path} is unreadable: {exc}") from None
+    parts = meta.get("parts", {})
+    model = T2AModel(ModelConfig.from_dict(meta["config"]), parts.get("diffusion_head", True),
+                     parts.get("energy_head", False))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise T2AError(f"weights in {folder} do not match its config: {str(exc).splitlines()[0]}") from None
+    return model.to(device).eval()

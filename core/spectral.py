@@ -1,0 +1,75 @@
+"""Signal processing that exports everywhere: STFT and inverse STFT as fixed convolutions."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def hann(n_fft: int) -> np.ndarray:
+    """Periodic Hann window (the one that sums to a constant at 75% overlap)."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float64)
+
+
+def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, fmin: float = 0.0,
+                   fmax: float | None = None) -> np.ndarray:
+    """Triangular HTK-mel filters as an (n_mels, n_fft // 2 + 1) matrix."""
+    fmax = fmax or sample_rate / 2
+    to_mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
+    to_hz = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)  # noqa: E731
+    edges = to_hz(np.linspace(to_mel(fmin), to_mel(fmax), n_mels + 2))
+    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    lower = (bins[None, :] - edges[:-2, None]) / (edges[1:-1, None] - edges[:-2, None])
+    upper = (edges[2:, None] - bins[None, :]) / (edges[2:, None] - edges[1:-1, None])
+    return np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
+
+
+class InverseSTFT(nn.Module):
+    """Overlap-add inverse STFT as conv_transpose1d with a windowed inverse-DFT basis.
+
+    torch.istft uses complex ops that no edge runtime lowers; this version is two real
+    transposed convolutions and a division, and matches torch.istft(center=True).
+    """
+
+    def __init__(self, n_fft: int, hop: int):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        bins = n_fft // 2 + 1
+        window = hann(n_fft)
+        k = np.arange(bins)[:, None]
+        n = np.arange(n_fft)[None, :]
+        # One-sided spectrum: interior bins count twice, DC and Nyquist once.
+        weight = np.full((bins, 1), 2.0)
+        weight[0] = weight[-1] = 1.0
+        real_basis = weight * np.cos(2 * np.pi * k * n / n_fft) / n_fft * window
+        imag_basis = -weight * np.sin(2 * np.pi * k * n / n_fft) / n_fft * window
+        basis = np.concatenate([real_basis, imag_basis])[:, None, :]  # (2 * bins, 1, n_fft)
+        self.register_buffer("basis", torch.tensor(basis, dtype=torch.float32), persistent=False)
+        self.register_buffer("window_sq", torch.tensor(window**2, dtype=torch.float32)[None, None],
+                             persistent=False)
+
+    def forward(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        """(B, bins, T) real and imaginary parts -> (B, T * hop) waveform."""
+        frames = torch.cat([real, imag], dim=1)
+        signal = F.conv_transpose1d(frames, self.basis, stride=self.hop)
+        ones = torch.ones_like(real[:, :1, :])
+        envelope = F.conv_transpose1d(ones, self.window_sq, stride=self.hop)
+        signal = signal / envelope.clamp_min(1e-8)
+        trim = self.n_fft // 2
+        length = real.shape[-1] * self.hop
+        return signal[:, 0, trim:trim + length]
+
+
+def stft_magnitude(wave: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """(B, samples) -> (B, n_fft // 2 + 1, frames) magnitude; training and analysis only."""
+    window = torch.hann_window(n_fft, device=wave.device)
+    spec = torch.stft(wave, n_fft, hop, window=window, center=True, return_complex=True)
+    return spec.abs()
+
+
+def stft_complex(wave: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """(B, samples) -> complex (B, bins, frames); training and analysis only."""
+    window = torch.hann_window(n_fft, device=wave.device)
+    return torch.stft(wave, n_fft, hop, window=window, center=True, return_complex=True)

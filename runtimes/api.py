@@ -1,0 +1,143 @@
+"""The Python API: TextToAudio.load(...).generate(...) -> Audio, the same for every backend."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from t2a_edge.core.audio import SAMPLE_RATE, save_audio
+from t2a_edge.core.errors import T2AError
+
+# Used when a model records no measured defaults of its own.
+FALLBACK_DEFAULTS = {
+    "student": {"steps": 8, "cfg": 3.0, "temperature": 0.7, "seconds": 5.0},
+    "teacher": {"steps": 32, "cfg": 3.0, "temperature": 1.0, "seconds": 5.0, "teacher_steps": 50},
+}
+MIN_SECONDS = 0.5
+
+
+@dataclass
+class Audio:
+    """A generated clip: samples (float32, mono), its rate, and how it was made."""
+
+    samples: np.ndarray
+    sample_rate: int = SAMPLE_RATE
+    prompt: str = ""
+    info: dict = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    def save(self, path, overwrite: bool = False) -> Path:
+        """Write WAV/FLAC/OGG by suffix, atomically; refuses to replace a file unless overwrite."""
+        return save_audio(path, self.samples, self.sample_rate, overwrite=overwrite)
+
+
+def resolve_model_dir(model: str | Path) -> Path:
+    """'default', a model folder, or a training run folder (its model/ sub-folder)."""
+    from t2a_edge.core.model import MODEL_FILE
+    from t2a_edge.core.paths import default_model_dir
+
+    if str(model) == "default":
+        folder = default_model_dir()
+        if not (folder / MODEL_FILE).is_file():
+            raise T2AError("no default model is installed in this build: train one with `t2a-edge train` "
+                           "(see README) and pass --model RUN_DIR/model")
+        return folder
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise T2AError(f"model path {path} does not exist")
+    if (path / MODEL_FILE).is_file():
+        return path
+    if (path / "model" / MODEL_FILE).is_file():
+        return path / "model"
+    raise T2AError(f"{path} is not a t2a-edge model (no {MODEL_FILE} in it or in {path / 'model'})")
+
+
+class TextToAudio:
+    """A loaded model on one backend, with measured generation defaults."""
+
+    def __init__(self, backend, defaults: dict, source: str, why: str = ""):
+        from t2a_edge.core.tokenizer import Tokenizer
+
+        self.backend = backend
+        self.defaults = defaults
+        self.source = source
+        self.why = why  # how the backend was chosen, for the user
+        self.tokenizer = Tokenizer(backend.config.backbone.text_tokens)
+
+    @classmethod
+    def load(cls, model: str | Path = "default", backend: str = "auto", precision: str = "fp32",
+             device: str | None = None) -> "TextToAudio":
+        """Load a model folder (or 'default') on a backend: 'auto', 'torch', 'cuda', ..."""
+        from t2a_edge.runtimes.select import load_backend
+
+        runtime, meta, why = load_backend(model, backend, precision, device)
+        defaults = dict(FALLBACK_DEFAULTS[runtime.kind])
+        defaults.update(meta.get("defaults", {}))
+        return cls(runtime, defaults, str(model), why)
+
+    @property
+    def max_seconds(self) -> float:
+        return self.backend.config.max_seconds
+
+    def check(self, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float) -> None:
+        """Reject bad requests with one clear line before any work is done."""
+        if not prompts:
+            raise T2AError("no prompt given")
+        for prompt in prompts:
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise T2AError("a prompt is empty: describe the sound, e.g. \"dog barking\"")
+        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds)) or seconds <= 0:
+            raise T2AError(f"seconds must be a positive number, got {seconds}")
+        if seconds < MIN_SECONDS or seconds > self.max_seconds + 1e-9:
+            raise T2AError(f"seconds must be between {MIN_SECONDS} and {self.max_seconds:g} for this model, "
+                           f"got {seconds:g}")
+        if int(steps) != steps or steps < 1:
+            raise T2AError(f"steps must be a whole number >= 1, got {steps}")
+        if not math.isfinite(cfg) or cfg < 0:
+            raise T2AError(f"cfg must be >= 0, got {cfg}")
+        if not math.isfinite(temperature) or temperature <= 0:
+            raise T2AError(f"temperature must be > 0, got {temperature}")
+
+    def generate(self, prompt: str | list[str], seconds: float | None = None, seed: int = 0,
+                 steps: int | None = None, cfg: float | None = None, temperature: float | None = None,
+                 teacher_steps: int | None = None, progress=None):
+        """Generate one clip per prompt as one batch; a list in gives a list of Audio out."""
+        from t2a_edge.runtimes.sampler import run_pipeline
+
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        d = self.defaults
+        seconds = d["seconds"] if seconds is None else seconds
+        steps = d["steps"] if steps is None else steps
+        cfg = d["cfg"] if cfg is None else cfg
+        temperature = d["temperature"] if temperature is None else temperature
+        if self.backend.kind == "teacher":
+            teacher_steps = teacher_steps or d.get("teacher_steps", 50)
+            if teacher_steps < 1:
+                raise T2AError(f"teacher steps must be >= 1, got {teacher_steps}")
+        else:
+            teacher_steps = None
+        self.check(prompts, seconds, steps, cfg, temperature)
+        start = time.perf_counter()
+        waves, timings = run_pipeline(self.backend, self.tokenizer, [p.strip() for p in prompts], float(seconds),
+                                      int(steps), float(cfg), float(temperature), int(seed), teacher_steps,
+                                      progress)
+        timings["total"] = time.perf_counter() - start
+        settings = {"seconds": float(seconds), "steps": int(steps), "cfg": float(cfg),
+                    "temperature": float(temperature), "seed": int(seed), "backend": self.backend.name,
+                    "precision": self.backend.precision, "teacher_steps": teacher_steps}
+        clips = [Audio(w, self.backend.config.codec.sample_rate, p, {**settings, "timings": timings})
+                 for w, p in zip(waves, prompts)]
+        return clips[0] if isinstance(prompt, str) else clips
+
+    def codec_roundtrip(self, samples: np.ndarray) -> np.ndarray:
+        """Encode and decode real audio with the model's codec (torch backend only)."""
+        if not hasattr(self.backend, "codec_roundtrip"):
+            raise T2AError(f"codec round trips need the torch backend, not {self.backend.name}")
+        return self.backend.codec_roundtrip(samples)

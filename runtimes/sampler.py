@@ -1,0 +1,67 @@
+"""The one sampling loop every backend runs: masked-autoregressive generation in numpy."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from t2a_edge.core.masking import cfg_scale, random_orders, reveal_counts
+
+
+def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: int, steps: int, cfg: float,
+                    temperature: float, seed: int, teacher_steps: int | None = None,
+                    progress=None) -> np.ndarray:
+    """K iterations of the cosine schedule in a random order; returns (B, N, token_dim) tokens.
+
+    Each example i draws from its own stream np.random.default_rng([seed, i]), so a prompt gives the
+    same audio alone or in a batch, and on every backend. The student draws noise U[-0.5, 0.5] for
+    every position and keeps the revealed ones; the teacher (torch only) samples just the revealed
+    tokens with `teacher_steps` diffusion steps.
+    """
+    batch = text.shape[0]
+    cfg_model = backend.config
+    token_dim, noise_dim = cfg_model.token_dim, cfg_model.head.noise_dim
+    rngs = [np.random.default_rng([seed, i]) for i in range(batch)]
+    orders = np.concatenate([random_orders(rng, 1, n_tokens) for rng in rngs])
+    tokens = np.zeros((batch, n_tokens, token_dim), np.float32)
+    known = np.zeros((batch, n_tokens), np.float32)
+    rows = np.arange(batch)[:, None]
+    revealed = 0
+    for count in reveal_counts(steps, n_tokens):
+        scale = cfg_scale(cfg, revealed, n_tokens)
+        targets = orders[:, revealed:revealed + count]  # (B, count) positions revealed now
+        if teacher_steps is None:
+            noise = np.stack([rng.uniform(-0.5, 0.5, (n_tokens, noise_dim)) for rng in rngs]).astype(np.float32)
+            predicted = backend.step(text, text_mask, tokens, known, noise, scale, temperature)[rows, targets]
+        else:
+            noise = np.stack([rng.standard_normal((teacher_steps + 1, count, token_dim)) for rng in rngs], axis=1)
+            predicted = backend.teacher_step(text, text_mask, tokens, known, targets, noise.astype(np.float32),
+                                             scale, temperature, teacher_steps)
+        tokens[rows, targets] = predicted
+        known[rows, targets] = 1.0
+        revealed += count
+        if progress is not None:
+            progress(count)
+    return tokens
+
+
+def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float,
+                 seed: int, teacher_steps: int | None = None, progress=None) -> tuple[np.ndarray, dict]:
+    """Prompts -> (B, samples) waveforms of exactly `seconds`, plus per-stage wall times."""
+    config = backend.config
+    n_tokens = config.tokens_for(seconds)
+    timings = {}
+    start = time.perf_counter()
+    ids, mask = tokenizer(prompts)
+    text = backend.encode_text(ids, mask)
+    timings["text"] = time.perf_counter() - start
+    start = time.perf_counter()
+    tokens = generate_tokens(backend, text, mask.astype(np.float32), n_tokens, steps, cfg, temperature, seed,
+                             teacher_steps, progress)
+    timings["steps"] = time.perf_counter() - start
+    start = time.perf_counter()
+    wave = backend.decode(tokens)
+    timings["decode"] = time.perf_counter() - start
+    samples = int(round(seconds * config.codec.sample_rate))
+    return np.asarray(wave[:, :samples], dtype=np.float32), timings
