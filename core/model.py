@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -14,9 +13,8 @@ from t2a_edge.core.codec import Codec
 from t2a_edge.core.config import ModelConfig
 from t2a_edge.core.errors import T2AError
 from t2a_edge.core.heads import DiffusionHead, EnergyHead
+from t2a_edge.core.model_files import FORMAT_VERSION, MODEL_FILE, read_model_meta, sha256_file
 
-MODEL_FILE = "model.json"
-FORMAT_VERSION = 1
 SHARD_BYTES = 20 * 2**20  # keep every weight file well under 25 MB
 
 
@@ -85,14 +83,6 @@ class DecoderGraph(nn.Module):
         return self.model.codec.decode(self.model.latents_from_tokens(tokens))
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save_model(model: T2AModel, folder: str | Path, extra: dict | None = None, dtype=torch.float32) -> Path:
     """Write safetensors shards and model.json (config, kind, sha256 per file); atomic per file."""
     from safetensors.torch import save_file
@@ -125,20 +115,6 @@ def save_model(model: T2AModel, folder: str | Path, extra: dict | None = None, d
     meta.update(extra or {})
     atomic_write_bytes(folder / MODEL_FILE, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
     return folder
-
-
-def read_model_meta(folder: str | Path) -> dict:
-    """model.json of a model folder, with a clear error for anything else."""
-    path = Path(folder) / MODEL_FILE
-    if not path.is_file():
-        raise T2AError(f"{folder} is not a t2a-edge model folder (no {MODEL_FILE})")
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise T2AError(f"{path} is unreadable: {exc}") from None
-    if meta.get("format") != FORMAT_VERSION:
-        raise T2AError(f"{path} has format {meta.get('format')}, this t2a-edge reads {FORMAT_VERSION}")
-    return meta
 
 
 def load_model(folder: str | Path, device: str = "cpu") -> T2AModel:

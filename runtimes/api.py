@@ -40,7 +40,7 @@ class Audio:
 
 def resolve_model_dir(model: str | Path) -> Path:
     """'default', a model folder, or a training run folder (its model/ sub-folder)."""
-    from t2a_edge.core.model import MODEL_FILE
+    from t2a_edge.core.model_files import MODEL_FILE
     from t2a_edge.core.paths import default_model_dir
 
     if str(model) == "default":

@@ -16,7 +16,8 @@ def load_backend(model, backend: str = "auto", precision: str = "fp32", device: 
     folder = resolve_model_dir(model)
     import torch
 
-    from t2a_edge.core.model import load_model, read_model_meta
+    from t2a_edge.core.model import load_model
+    from t2a_edge.core.model_files import read_model_meta
     from t2a_edge.runtimes.torch_backend import TorchBackend
 
     if backend == "cuda" or device == "cuda":

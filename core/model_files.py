@@ -1,0 +1,35 @@
+"""A model folder's metadata (model.json) and file hashes, readable without torch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from t2a_edge.core.errors import T2AError
+
+MODEL_FILE = "model.json"
+FORMAT_VERSION = 1
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_model_meta(folder: str | Path) -> dict:
+    """model.json of a model folder, with a clear error for anything else."""
+    path = Path(folder) / MODEL_FILE
+    if not path.is_file():
+        raise T2AError(f"{folder} is not a t2a-edge model folder (no {MODEL_FILE})")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise T2AError(f"{path} is unreadable: {exc}") from None
+    if meta.get("format") != FORMAT_VERSION:
+        raise T2AError(f"{path} has format {meta.get('format')}, this t2a-edge reads {FORMAT_VERSION}")
+    return meta
