@@ -54,23 +54,30 @@ class Session:
         if limit is not None and limit < 1:
             raise T2AError("--limit must be at least 1")
         self.split = split
-        self.items = scoring.load_items(data or corpus_dir(), split, limit)
+        self.manifest = str(data or corpus_dir())
+        self.items = scoring.load_items(self.manifest, split, limit)
         missing = [str(i.reference) for i in self.items if not i.reference.is_file()]
         if missing:
             raise T2AError(f"{len(missing)} reference clip(s) of the manifest are missing, e.g. {missing[0]}")
         self.accepted = scoring.accepted_lookup()
         if self.accepted is None:
             click.echo("warning: no category map (t2a_edge.train.corpus.categories): hit-rate not scored", err=True)
-        from t2a_edge.apps.evaluation.cache import FeatureCache
-        from t2a_edge.apps.evaluation.judge import Judge
+        self.threads = threads
+        self._cache = self._references = None
 
-        self.judge = Judge(threads=threads)
-        self.cache = FeatureCache(self.judge)
-        self._references = None
+    @property
+    def cache(self):
+        """The feature cache; the judge is fetched and loaded on first use, after inputs are checked."""
+        if self._cache is None:
+            from t2a_edge.apps.evaluation.cache import FeatureCache
+            from t2a_edge.apps.evaluation.judge import Judge
+
+            self._cache = FeatureCache(Judge(threads=self.threads))
+        return self._cache
 
     @property
     def class_names(self):
-        return self.judge.class_names
+        return self.cache.judge.class_names
 
     def references(self, items=None):
         """Judge features of the real clips (all items, or the given subset)."""
@@ -120,9 +127,13 @@ def output_folder(out):
             yield Path(tmp)
 
 
-def check_seconds(seconds):
+def check_inputs(seconds=1.0, json_path=None, table_path=None):
+    """Refuse bad settings before any generation or judging starts."""
     if seconds <= 0:
         raise T2AError("--seconds must be positive")
+    for flag, target in (("--json", json_path), ("--table", table_path)):
+        if target and target != "-" and not Path(target).parent.is_dir():
+            raise T2AError(f"{flag}: folder {Path(target).parent} does not exist")
 
 
 @click.group("eval", invoke_without_command=True)
@@ -149,29 +160,30 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, ba
         raise T2AError("give --model PATH|default to generate, or --generated DIR to score existing files")
     if model is not None and generated is not None:
         raise T2AError("give either --model or --generated, not both")
-    check_seconds(seconds)
+    check_inputs(seconds, json_path, table_path)
     if generated is not None and not Path(generated).is_dir():
         raise T2AError(f"--generated folder {generated} does not exist")
     if model is not None:
         # Fail on a bad model before spending minutes on the reference clips.
         tta = generation.load_model(model, backend)
     session = Session(data, split, limit, threads)
-    rows = [session.real_row()]
-    meta = {"split": split, "data": str(session.items[0].reference.parent)}
+    meta = {"split": split, "data": session.manifest}
     if generated is not None:
         items, files, missing = scoring.match_generated(session.items, Path(generated))
         if missing:
             click.echo(f"warning: scored {len(items)} of {len(session.items)} clips: {len(missing)} have no "
                        f"file in {generated} (e.g. {missing[0]}.wav)", err=True)
-        rows.append(session.score_files(Path(generated).name or str(generated), items, files))
+        row = session.score_files(Path(generated).resolve().name, items, files)
+        meta.update(generated=str(generated))
     else:
         config = generation.RunConfig("teacher" if teacher_steps else "student", steps, teacher_steps, cfg, temperature,
                                       backend)
         config.label = f"{Path(model).name} K={steps or 'default'}" + (f",S={teacher_steps}" if teacher_steps else "")
         with output_folder(out) as folder:
             files, timing = generation.generate_set(tta, session.items, folder, config, seconds, seed)
-            rows.append(session.score_files(config.label, session.items, files, **timing))
+            row = session.score_files(config.label, session.items, files, **timing)
         meta.update(model=model, backend=backend, seconds=seconds, seed=seed)
+    rows = [session.real_row(), row]
     finish(rows, json_path, table_path, **meta)
 
 
@@ -190,7 +202,7 @@ def compare(configs, model, teacher, backend, seconds, seed, out, data, split, l
     """
     from t2a_edge.apps.evaluation import generation
 
-    check_seconds(seconds)
+    check_inputs(seconds, json_path, table_path)
     parsed = [generation.parse_config(c) for c in (configs or DEFAULT_CONFIGS)]
     models = {}
     for config in parsed:
@@ -205,7 +217,7 @@ def compare(configs, model, teacher, backend, seconds, seed, out, data, split, l
             sub = folder / f"{index:02d}-{config.label.replace(':', '_').replace(',', '_').replace('=', '')}"
             files, timing = generation.generate_set(models[key], session.items, sub, config, seconds, seed)
             rows.append(session.score_files(config.label, session.items, files, **timing))
-    finish(rows, json_path, table_path, split=split, model=model, teacher=teacher or model,
+    finish(rows, json_path, table_path, split=split, data=session.manifest, model=model, teacher=teacher or model,
            backend=backend, seconds=seconds, seed=seed)
 
 
@@ -220,6 +232,7 @@ def codec(model, out, data, split, limit, json_path, table_path, threads):
     from t2a_edge.apps.evaluation import generation, metrics, recon
     from t2a_edge.core.audio import load_audio, save_audio
 
+    check_inputs(json_path=json_path, table_path=table_path)
     tta = generation.load_model(model, "torch")
     session = Session(data, split, limit, threads)
     rows = [session.real_row()]
@@ -235,16 +248,16 @@ def codec(model, out, data, split, limit, json_path, table_path, threads):
             errors["mel_l1"].append(recon.mel_l1(original, rebuilt))
             errors["mrstft"].append(recon.multi_resolution_stft(original, rebuilt))
         row = session.score_files("codec reconstruction", session.items, files)
-    for ref, rebuilt in zip(session.references(), session.cache.many(files)):
-        errors["embedding_cosine"].append(recon.cosine(ref.embedding, rebuilt.embedding))
-        same = metrics.top_k(ref.scores, session.class_names, 1) == metrics.top_k(rebuilt.scores, session.class_names, 1)
-        errors["top1_agreement"].append(float(same))
+        for ref, rebuilt in zip(session.references(), session.cache.many(files)):
+            errors["embedding_cosine"].append(recon.cosine(ref.embedding, rebuilt.embedding))
+            top1 = [metrics.top_k(c.scores, session.class_names, 1) for c in (ref, rebuilt)]
+            errors["top1_agreement"].append(float(top1[0] == top1[1]))
     row.update({k: float(np.mean(v)) for k, v in errors.items()})
     rows.append(row)
     from t2a_edge.apps.evaluation import report
 
     recon_table = report.markdown([row], columns=(report.COLUMNS[0], *report.RECON_COLUMNS), notes=None)
-    finish(rows, json_path, table_path, [recon_table], split=split, model=model)
+    finish(rows, json_path, table_path, [recon_table], split=split, data=session.manifest, model=model)
 
 
 @eval_group.command("real")
@@ -253,6 +266,7 @@ def real(data, split, limit, json_path, table_path, threads):
     """Judge the real clips alone: the ceiling figures and each category's top-1 classes."""
     from t2a_edge.apps.evaluation import scoring
 
+    check_inputs(json_path=json_path, table_path=table_path)
     session = Session(data, split, limit, threads)
     row = session.real_row()
     top1 = scoring.top1_by_category(session.references(), session.items, session.class_names)
@@ -260,4 +274,5 @@ def real(data, split, limit, json_path, table_path, threads):
     for cat, counts in top1.items():
         shown = ", ".join(f"{name} ({n})" for name, n in list(counts.items())[:4])
         lines.append(f"| {cat} | {sum(counts.values())} | {shown} |")
-    finish([row], json_path, table_path, ["\n".join(lines) + "\n"], split=split, top1_by_category=top1)
+    finish([row], json_path, table_path, ["\n".join(lines) + "\n"], split=split, data=session.manifest,
+           top1_by_category=top1)

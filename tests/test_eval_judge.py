@@ -1,0 +1,221 @@
+"""The YAMNet judge end to end: fetched once per session with pip, then run on audio made here."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from t2a_edge.apps.evaluation import fetch, metrics
+from t2a_edge.apps.evaluation.cache import FeatureCache
+from t2a_edge.apps.evaluation.judge import Judge
+from t2a_edge.core.errors import T2AError
+
+SR = 16000
+
+
+@pytest.fixture(scope="session")
+def cache_root(tmp_path_factory):
+    """A t2a-edge cache folder holding the judge, fetched with pip once for the whole session."""
+    root = tmp_path_factory.mktemp("t2a-cache")
+    fetch.ensure_judge(root / "judge")
+    return root
+
+
+@pytest.fixture(scope="session")
+def judge(cache_root):
+    return Judge(cache_root / "judge")
+
+
+def tone(freq, seconds=3.0, amp=0.4):
+    t = np.arange(int(seconds * SR)) / SR
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def noise(seed, seconds=3.0, amp=0.4):
+    return np.random.default_rng(seed).uniform(-amp, amp, int(seconds * SR)).astype(np.float32)
+
+
+def write_corpus(folder, n=6):
+    """A tiny manifest: alternating tone and noise clips, with captions naming them."""
+    (folder / "audio").mkdir(parents=True)
+    rows = []
+    for i in range(n):
+        category = ("tone", "noise")[i % 2]
+        x = tone(300 + 60 * i) if category == "tone" else noise(i)
+        sf.write(folder / "audio" / f"c{i}.wav", x, SR, subtype="PCM_16")
+        rows.append({"id": f"c{i}", "audio": f"audio/c{i}.wav", "captions": [f"a {category} sound"],
+                     "category": category, "split": "test", "duration": 3.0})
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder / "manifest.jsonl"
+
+
+ACCEPTED = {"tone": ("Sine wave", "Beep, bleep", "Dial tone", "Telephone", "Tuning fork"),
+            "noise": ("White noise", "Pink noise", "Static", "Noise", "Waterfall", "Water")}
+
+
+def test_judge_is_pinned_and_prepared(cache_root, tmp_path):
+    info = json.loads((cache_root / "judge" / "judge.json").read_text())
+    assert info["wheel_sha256"] == fetch.WHEEL_SHA256
+    assert info["quant"]["audio_zero_point"] == 144
+    wheel = cache_root / "judge" / "wheel" / fetch.WHEEL
+    fetch.verify_wheel(wheel)
+    tampered = tmp_path / fetch.WHEEL
+    shutil.copy(wheel, tampered)
+    with open(tampered, "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(T2AError, match="sha256"):
+        fetch.verify_wheel(tampered)
+
+
+def test_batched_patches_equal_one_at_a_time(judge):
+    from t2a_edge.apps.evaluation import features
+
+    patches = features.patches(np.concatenate([tone(440), noise(0)]))
+    assert len(patches) > 8
+    batched = judge.run_patches(patches)
+    single = [judge.run_patches(p[None]) for p in patches]
+    np.testing.assert_array_equal(batched.logits, np.concatenate([s.logits for s in single]))
+    np.testing.assert_array_equal(batched.embeddings, np.concatenate([s.embeddings for s in single]))
+    assert batched.logits.shape == (len(patches), 521) and batched.embeddings.shape == (len(patches), 1024)
+
+
+def test_tone_noise_and_silence_land_on_different_classes(judge):
+    sine, hiss, quiet = judge.run(tone(1000)), judge.run(noise(0)), judge.run(np.zeros(3 * SR, np.float32))
+    top = {name: [c for c, _ in judge.top(clip)] for name, clip in (("sine", sine), ("hiss", hiss), ("quiet", quiet))}
+    assert top["sine"][0] != top["hiss"][0]
+    assert set(top["sine"]) & set(ACCEPTED["tone"]) and "White noise" in top["hiss"]
+    assert top["quiet"][0] == "Silence"
+    assert len(judge.class_names) == 521 and judge.class_names[0] == "Speech"
+
+
+def test_fad_on_judge_embeddings(judge):
+    tones = [judge.run(tone(f)) for f in (300, 420, 550, 700)]
+    other = [judge.run(tone(f)) for f in (350, 480, 610, 760)]
+    hiss = [judge.run(noise(s)) for s in range(4)]
+    emb = lambda clips: np.concatenate([c.embeddings for c in clips])  # noqa: E731
+    assert metrics.frechet_distance(emb(tones), emb(tones)) < 1e-6
+    assert metrics.frechet_distance(emb(tones), emb(other)) < metrics.frechet_distance(emb(tones), emb(hiss))
+
+
+def test_feature_cache_keys_on_file_bytes(judge, tmp_path):
+    cache = FeatureCache(judge, tmp_path / "features")
+    sf.write(tmp_path / "a.wav", tone(500), SR, subtype="PCM_16")
+    shutil.copy(tmp_path / "a.wav", tmp_path / "copy.wav")
+    first = cache.features(tmp_path / "a.wav")
+    again = cache.features(tmp_path / "copy.wav")
+    assert (cache.misses, cache.hits) == (1, 1)
+    np.testing.assert_array_equal(first.logits, again.logits)
+    assert len(list((tmp_path / "features").glob("*.npz"))) == 1
+    with pytest.raises(T2AError, match="does not exist"):
+        cache.features(tmp_path / "missing.wav")
+
+
+def test_judge_modules_do_not_import_torch(cache_root):
+    code = (
+        "import sys, numpy as np\n"
+        "import t2a_edge.apps.evaluation.fetch, t2a_edge.apps.evaluation.features, t2a_edge.apps.evaluation.metrics\n"
+        "import t2a_edge.apps.evaluation.recon, t2a_edge.apps.evaluation.report, t2a_edge.apps.evaluation.scoring\n"
+        "import t2a_edge.apps.evaluation.generation, t2a_edge.apps.eval_cmd\n"
+        "from t2a_edge.apps.evaluation.cache import FeatureCache\n"
+        "from t2a_edge.apps.evaluation.judge import Judge\n"
+        f"j = Judge({str(cache_root / 'judge')!r}); j.run(np.zeros(16000, np.float32))\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchaudio'))\n"
+        "assert not bad, bad\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def run_cli(args, cache_root, cwd):
+    env = {**os.environ, "T2A_EDGE_CACHE": str(cache_root)}
+    return subprocess.run([sys.executable, "-m", "t2a_edge.apps.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env)
+
+
+def test_cli_scores_generated_folder(cache_root, tmp_path):
+    manifest = write_corpus(tmp_path / "corpus")
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    for i in range(5):  # c5 is left out on purpose
+        shutil.copy(tmp_path / "corpus" / "audio" / f"c{i}.wav", gen / f"c{i}.wav")
+    run = run_cli(["eval", "--generated", str(gen), "--data", str(manifest), "--json", "out.json",
+                   "--table", "out.md"], cache_root, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "scored 5 of 6 clips" in run.stderr
+    result = json.loads((tmp_path / "out.json").read_text())
+    real, scored = result["rows"]
+    assert real["clips"] == 6 and scored["clips"] == 5
+    # The "generated" files are the references themselves: paired KL is zero, FAD nearly so.
+    assert scored["kl"] == pytest.approx(0.0, abs=1e-9) and scored["fad"] < 1e-6
+    assert real["fad"] > 1.0 and scored["is"] > 1.0
+    assert "| gen | 5 |" in (tmp_path / "out.md").read_text()
+    assert "| gen | 5 |" in run.stdout
+
+
+class FakeAudio:
+    def __init__(self, samples):
+        self.samples, self.sample_rate = samples, SR
+
+
+class FakeModel:
+    """Stands in for TextToAudio: tones for 'tone' prompts, noise otherwise; a lossy codec."""
+
+    def __init__(self):
+        self.calls = []
+
+    def generate(self, prompt, seconds=5.0, seed=0, **kwargs):
+        self.calls.append((prompt, seed, kwargs))
+        x = tone(400 + seed % 300, seconds) if "tone" in prompt else noise(seed, seconds)
+        return FakeAudio(x)
+
+    def codec_roundtrip(self, samples):
+        return samples[: len(samples) - 100] * 0.9
+
+
+@pytest.fixture
+def fake_cli(cache_root, monkeypatch):
+    from t2a_edge.apps.evaluation import generation, scoring
+
+    model = FakeModel()
+    monkeypatch.setenv("T2A_EDGE_CACHE", str(cache_root))
+    monkeypatch.setattr(generation, "load_model", lambda path, backend: model)
+    monkeypatch.setattr(scoring, "accepted_lookup", lambda: ACCEPTED.__getitem__)
+    return model
+
+
+def test_eval_generates_with_fixed_seeds(fake_cli, tmp_path, capsys):
+    from t2a_edge.apps.cli import main
+    from t2a_edge.apps.evaluation.generation import clip_seed
+
+    manifest = write_corpus(tmp_path / "corpus")
+    main(["eval", "--model", "default", "--data", str(manifest), "--steps", "4", "--seconds", "2",
+          "--out", str(tmp_path / "gen"), "--json", str(tmp_path / "r.json")])
+    assert sorted(p.name for p in (tmp_path / "gen").iterdir()) == [f"c{i}.wav" for i in range(6)]
+    timed = fake_cli.calls[1:]  # the first call is the untimed warm-up
+    assert [seed for _, seed, _ in timed] == [clip_seed(f"c{i}") for i in range(6)]
+    assert all(kw == {"steps": 4} for _, _, kw in timed)
+    row = json.loads((tmp_path / "r.json").read_text())["rows"][1]
+    assert row["hit_rate"] > 0.5 and row["latency_s"] > 0 and row["rtf"] > 0
+    assert "hit-rate" in capsys.readouterr().out
+
+
+def test_compare_and_codec_tables(fake_cli, tmp_path, capsys):
+    from t2a_edge.apps.cli import main
+
+    manifest = write_corpus(tmp_path / "corpus")
+    main(["eval", "compare", "teacher:K=4,S=3", "student:K=1", "--data", str(manifest), "--seconds", "1.5",
+          "--json", str(tmp_path / "c.json")])
+    rows = json.loads((tmp_path / "c.json").read_text())["rows"]
+    assert [r["system"] for r in rows[1:]] == ["teacher:K=4,S=3", "student:K=1"]
+    kwargs = {kw.get("teacher_steps") for _, _, kw in fake_cli.calls}
+    assert kwargs == {3, None}
+    main(["eval", "codec", "--data", str(manifest), "--json", str(tmp_path / "k.json")])
+    codec = json.loads((tmp_path / "k.json").read_text())["rows"][1]
+    assert 0.9 < codec["embedding_cosine"] <= 1.0 and codec["top1_agreement"] > 0.5
+    assert codec["mel_l1"] > 0 and codec["mrstft"] > 0 and codec["kl"] < 1.0
+    assert "MR-STFT" in capsys.readouterr().out
