@@ -71,7 +71,15 @@ def accepted_lookup() -> Callable[[str], Iterable[str]] | None:
         from t2a_edge.train.corpus.categories import accepted_classes
     except ImportError:
         return None
-    return accepted_classes
+
+    def accepted(category: str) -> tuple[str, ...]:
+        # A category the map does not know is left out of the hit-rate, not an error.
+        try:
+            return tuple(accepted_classes(category))
+        except (T2AError, KeyError, ValueError):
+            return ()
+
+    return accepted
 
 
 def _embeddings(clips: list[ClipFeatures]) -> np.ndarray:
