@@ -1,0 +1,92 @@
+"""In-memory training data: audio crops for the codec, latent tokens and text states for the MAR stages.
+
+Every batch is a pure function of (seed, step, rank), so resuming at step s replays exactly the
+batches an uninterrupted run would have seen: the data position is the step number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from t2a_edge.core.audio import load_audio
+from t2a_edge.core.errors import T2AError
+from t2a_edge.train.manifest import Clip, read_manifest
+
+
+def batch_rng(seed: int, step: int, rank: int) -> np.random.Generator:
+    return np.random.default_rng([seed, step, rank])
+
+
+def batch_generator(seed: int, step: int, rank: int) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 1_000_003 + step * 1009 + rank) % (2**63))
+
+
+class AudioBank:
+    """All training clips decoded once into memory (16 kHz mono float32)."""
+
+    def __init__(self, manifest: str, split: str = "train", show_progress: bool = True):
+        self.clips: list[Clip] = read_manifest(manifest, split)
+        self.audio = [load_audio(c.audio) for c in tqdm(self.clips, desc="loading audio", disable=not show_progress,
+                                                         leave=False)]
+        lengths = np.array([len(a) for a in self.audio], dtype=np.float64)
+        if lengths.sum() == 0:
+            raise T2AError(f"{manifest}: every clip in split '{split}' is empty")
+        self.weights = lengths / lengths.sum()  # longer clips are drawn more often
+
+    def crops(self, rng: np.random.Generator, batch: int, samples: int) -> torch.Tensor:
+        """(batch, samples) random crops, zero-padded where a clip is shorter."""
+        out = np.zeros((batch, samples), np.float32)
+        for row, index in enumerate(rng.choice(len(self.audio), size=batch, p=self.weights)):
+            audio = self.audio[index]
+            if len(audio) > samples:
+                start = rng.integers(0, len(audio) - samples + 1)
+                out[row] = audio[start:start + samples]
+            else:
+                out[row, : len(audio)] = audio
+        return torch.from_numpy(out)
+
+
+class TokenBank:
+    """Latent tokens of every clip (from the frozen codec) and text states of every caption."""
+
+    def __init__(self, audio: AudioBank, model, text_encoder, tokenizer, show_progress: bool = True):
+        self.clips = audio.clips
+        codec = model.codec.eval()
+        self.tokens = []
+        with torch.inference_mode():
+            for wave in tqdm(audio.audio, desc="encoding latents", disable=not show_progress, leave=False):
+                latents = codec.encode(torch.from_numpy(wave)[None])
+                self.tokens.append(model.tokens_from_latents(latents)[0].clone())
+            # Clips shorter than a batch's length are padded with the tokens of silence.
+            silence = codec.encode(torch.zeros(1, model.cfg.token_samples * 2))
+            self.silence = model.tokens_from_latents(silence)[0, 0].clone()
+            captions = sorted({c for clip in self.clips for c in clip.captions})
+            self.caption_index = {c: i for i, c in enumerate(captions)}
+            states, masks = [], []
+            for start in tqdm(range(0, len(captions), 64), desc="encoding captions", disable=not show_progress,
+                              leave=False):
+                ids, mask = tokenizer(captions[start:start + 64])
+                states.append(text_encoder(torch.from_numpy(ids), torch.from_numpy(mask)).half())
+                masks.append(torch.from_numpy(mask).float())
+            self.text = torch.cat(states)
+            self.text_mask = torch.cat(masks)
+        self.max_tokens = model.cfg.max_tokens
+
+    def batch(self, rng: np.random.Generator, batch: int, min_tokens: int = 4) -> dict:
+        """A batch at one random length N: random clips, random crops, silence padding, random captions."""
+        n = int(rng.integers(min(min_tokens, self.max_tokens), self.max_tokens + 1))
+        tokens = self.silence.expand(batch, n, -1).clone()
+        caption_rows = []
+        for row, index in enumerate(rng.integers(0, len(self.tokens), size=batch)):
+            clip_tokens = self.tokens[index]
+            if len(clip_tokens) > n:
+                start = int(rng.integers(0, len(clip_tokens) - n + 1))
+                tokens[row] = clip_tokens[start:start + n]
+            else:
+                tokens[row, : len(clip_tokens)] = clip_tokens
+            captions = self.clips[index].captions
+            caption_rows.append(self.caption_index[captions[int(rng.integers(0, len(captions)))]])
+        rows = torch.tensor(caption_rows)
+        return {"tokens": tokens, "text": self.text[rows].float(), "text_mask": self.text_mask[rows]}

@@ -1,0 +1,157 @@
+"""The training loop shared by the three stages; reads top to bottom like nanoGPT's train.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import signal
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from t2a_edge.core.config import preset
+from t2a_edge.core.errors import T2AError
+from t2a_edge.train import distributed
+from t2a_edge.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from t2a_edge.train.data import AudioBank, TokenBank, batch_generator, batch_rng
+from t2a_edge.train.stages import Settings, build, export, make_batch
+
+
+class StopFlag:
+    """Turns SIGINT/SIGTERM into a request to checkpoint and stop after the current step."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def restore(self):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def learning_rate(step: int, settings: Settings) -> float:
+    """Linear warm-up over 5% of the run (at most 500 steps), then cosine decay to 10%."""
+    warmup = max(1, min(500, settings.steps // 20))
+    if step < warmup:
+        return settings.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, settings.steps - warmup)
+    return settings.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def train(settings: Settings, data: str, out: str | Path, resume: bool = False, device: str = "cpu",
+          show_progress: bool = True) -> Path:
+    """Train one stage; returns the run's model folder. Checkpoints every N steps and on SIGINT/SIGTERM."""
+    out = Path(out)
+    ctx = distributed.setup(device)
+    checkpoint = latest_checkpoint(out)
+    if checkpoint is not None and not resume:
+        raise T2AError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+    if resume and checkpoint is None:
+        raise T2AError(f"nothing to resume in {out}: no checkpoint found")
+    if resume:
+        stored = json.loads((checkpoint / "state.json").read_text())["settings"]
+        steps = max(settings.steps, stored["steps"])  # --steps may extend a finished run
+        settings = Settings(**{**stored, "steps": steps})
+    torch.manual_seed(settings.seed)  # identical initial weights on every rank
+    model, loss_module, groups = build(settings, preset(settings.preset))
+    cfg = model.cfg
+    model.to(ctx.device)
+    optimizer = torch.optim.AdamW(groups, lr=settings.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    start = 0
+    if resume:
+        start = load_checkpoint(checkpoint, model, optimizer)["step"]
+    network = distributed.wrap(loss_module, ctx)
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        log = open(out / "train.log", "a", encoding="utf-8")
+        params = sum(p.numel() for g in groups for p in g["params"])
+        _log(log, {"event": "start", "stage": settings.stage, "step": start, "world": ctx.world,
+                   "trainable_parameters": params, "settings": dataclasses.asdict(settings)})
+
+    # Data: raw audio for the codec; latents and caption states from frozen parts for the others.
+    audio = AudioBank(data, "train", show_progress and ctx.is_main)
+    if settings.stage == "codec":
+        bank = audio
+    else:
+        from t2a_edge.core.text import TextEncoder
+        from t2a_edge.core.tokenizer import Tokenizer
+
+        bank = TokenBank(audio, model, TextEncoder.pretrained(), Tokenizer(cfg.backbone.text_tokens),
+                         show_progress and ctx.is_main)
+
+    stop = StopFlag()
+    bar = tqdm(total=settings.steps, initial=start, desc=f"train {settings.stage}",
+               disable=not (show_progress and ctx.is_main), dynamic_ncols=True)
+    loss_module.train()
+    step, started, sums = start, time.perf_counter(), {}
+    try:
+        while step < settings.steps:
+            lr = learning_rate(step, settings)
+            for group in optimizer.param_groups:
+                group["lr"] = lr * group.get("lr_mult", 1.0)
+            batch = make_batch(settings, cfg, bank, batch_rng(settings.seed, step, ctx.rank),
+                               batch_generator(settings.seed, step, ctx.rank))
+            batch = {k: v.to(ctx.device) for k, v in batch.items()}
+            losses = network(batch)
+            optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+            optimizer.step()
+            step += 1
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+            sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm)
+            bar.update(1)
+            if step % settings.log_every == 0 or step == settings.steps:
+                count = step % settings.log_every or settings.log_every
+                means = {k: distributed.average(v / count, ctx) for k, v in sums.items()}
+                sums = {}
+                if ctx.is_main:
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in means.items() if k != "grad_norm"})
+                    _log(log, {"event": "train", "step": step, "lr": lr, **means,
+                               "seconds": round(time.perf_counter() - started, 1)})
+            stop_now = _any(stop.requested, ctx)
+            if step % settings.checkpoint_every == 0 or step == settings.steps or stop_now:
+                if ctx.is_main:
+                    save_checkpoint(out, step, model, optimizer, {"settings": dataclasses.asdict(settings)})
+                    export(settings, model, bank if settings.stage == "codec" else audio, out, step)
+                    _log(log, {"event": "checkpoint", "step": step})
+                distributed.barrier(ctx)
+            if stop_now:
+                if ctx.is_main:
+                    _log(log, {"event": "interrupted", "step": step})
+                    tqdm.write(f"interrupted at step {step}; continue with --resume")
+                break
+        sums_by_rank = distributed.parameter_checksums(loss_module, ctx)
+        if ctx.enabled and ctx.is_main:
+            in_sync = max(sums_by_rank) - min(sums_by_rank) <= 1e-9 * max(1.0, abs(max(sums_by_rank)))
+            _log(log, {"event": "ranks", "checksums": sums_by_rank, "in_sync": in_sync})
+    finally:
+        stop.restore()
+        bar.close()
+        if ctx.is_main:
+            log.close()
+        distributed.teardown(ctx)
+    return out / "model"
+
+
+def _any(flag: bool, ctx) -> bool:
+    """True on every rank if any rank was asked to stop (so all ranks checkpoint together)."""
+    if not ctx.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=ctx.device)
+    torch.distributed.all_reduce(t)
+    return bool(t.item() > 0)
+
+
+def _log(handle, record: dict) -> None:
+    handle.write(json.dumps(record) + "\n")
+    handle.flush()

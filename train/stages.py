@@ -1,0 +1,190 @@
+"""The three training stages as loss modules: codec, teacher (diffusion head), student (energy head)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from t2a_edge.core.config import ModelConfig
+from t2a_edge.core.diffusion import Diffusion
+from t2a_edge.core.errors import T2AError
+from t2a_edge.core.heads import diffusion_loss, energy_score_loss
+from t2a_edge.core.masking import training_mask
+from t2a_edge.core.model import T2AModel, load_model, save_model
+from t2a_edge.core.model_files import read_model_meta
+from t2a_edge.train.losses import MelLoss, MultiResolutionSTFTLoss, kl_divergence
+
+
+@dataclass
+class Settings:
+    """Everything that defines a run; stored in every checkpoint, authoritative on resume."""
+
+    stage: str
+    preset: str = "small"
+    steps: int = 1000
+    batch: int = 16
+    lr: float = 3e-4
+    seed: int = 0
+    crop_seconds: float = 1.0  # codec
+    kl_weight: float = 1e-4  # codec
+    distill_weight: float = 100.0  # student: lambda of the representation distillation term
+    head_lr_mult: float = 0.25  # student: EAR's learning-rate multiplier for the energy head
+    init: str = ""  # codec run (teacher stage) or teacher run (student stage)
+    checkpoint_every: int = 500
+    log_every: int = 10
+
+
+class CodecLoss(nn.Module):
+    """Reconstruct random crops through the KL bottleneck: MR-STFT + mel + kl_weight * KL."""
+
+    def __init__(self, model: T2AModel, settings: Settings):
+        super().__init__()
+        self.codec = model.codec
+        self.stft_loss = MultiResolutionSTFTLoss()
+        self.mel_loss = MelLoss(model.cfg.codec.sample_rate)
+        self.kl_weight = settings.kl_weight
+
+    def forward(self, batch: dict) -> dict:
+        mean, logvar = self.codec.encoder(batch["wave"])
+        z = mean + batch["eps"][..., : mean.shape[-1]] * torch.exp(0.5 * logvar)
+        recon = self.codec.decoder(z)
+        stft, mel, kl = self.stft_loss(recon, batch["wave"]), self.mel_loss(recon, batch["wave"]), kl_divergence(mean, logvar)
+        return {"loss": stft + mel + self.kl_weight * kl, "stft": stft, "mel": mel, "kl": kl}
+
+
+def masked_inputs(batch: dict, backbone) -> tuple[torch.Tensor, ...]:
+    """Replace dropped captions by the learned null text (for CFG) and hide masked tokens."""
+    drop = batch["drop"][:, None, None]
+    null, null_mask = backbone.null_like(batch["text"])
+    text = torch.where(drop, null, batch["text"])
+    text_mask = torch.where(drop[..., 0], null_mask, batch["text_mask"])
+    return text, text_mask, batch["tokens"], 1.0 - batch["mask"]
+
+
+class TeacherLoss(nn.Module):
+    """MAR diffusion loss on masked positions, diffusion_batch_mul noise draws per token."""
+
+    def __init__(self, model: T2AModel, settings: Settings):
+        super().__init__()
+        self.backbone, self.head = model.backbone, model.diffusion_head
+        self.diffusion = Diffusion(model.cfg.head.diffusion_steps)
+
+    def forward(self, batch: dict) -> dict:
+        z = self.backbone(*masked_inputs(batch, self.backbone))
+        mul = batch["t"].shape[1]
+        x0 = batch["tokens"].repeat(mul, 1, 1)
+        t = batch["t"].transpose(0, 1).reshape(-1, 1).expand(-1, x0.shape[1])  # one t per token row
+        noise = batch["noise"]
+        x_t = self.diffusion.add_noise(x0, t, noise)
+        eps = self.head(x_t, t, z.repeat(mul, 1, 1))
+        loss = diffusion_loss(eps, noise, batch["mask"].repeat(mul, 1))
+        return {"loss": loss, "diffusion": loss}
+
+
+class StudentLoss(nn.Module):
+    """Energy score (2 samples, alpha = 1) + lambda * MSE to the frozen teacher's final hidden states."""
+
+    def __init__(self, model: T2AModel, teacher_backbone: nn.Module, settings: Settings):
+        super().__init__()
+        self.backbone, self.head = model.backbone, model.energy_head
+        self.teacher = teacher_backbone.eval().requires_grad_(False)
+        self.distill_weight = settings.distill_weight
+
+    def forward(self, batch: dict) -> dict:
+        inputs = masked_inputs(batch, self.backbone)
+        z = self.backbone(*inputs)
+        with torch.no_grad():
+            z_teacher = self.teacher(*inputs)
+        x1, x2 = self.head(z, batch["u1"]), self.head(z, batch["u2"])
+        energy = energy_score_loss(x1, x2, batch["tokens"], batch["mask"])
+        distill = F.mse_loss(z, z_teacher)
+        return {"loss": energy + self.distill_weight * distill, "energy": energy, "distill": distill}
+
+
+def build(settings: Settings, cfg: ModelConfig):
+    """The model, its loss module and optimizer parameter groups for a stage."""
+    if settings.stage == "codec":
+        model = T2AModel(cfg, diffusion_head=False, energy_head=False)
+        return model, CodecLoss(model, settings), [{"params": list(model.codec.parameters())}]
+    init = _init_folder(settings)
+    source = load_model(init)
+    if settings.stage == "teacher":
+        model = T2AModel(source.cfg, diffusion_head=True, energy_head=False)
+        model.codec.load_state_dict(source.codec.state_dict())
+        model.codec.requires_grad_(False)
+        params = list(model.backbone.parameters()) + list(model.diffusion_head.parameters())
+        return model, TeacherLoss(model, settings), [{"params": params}]
+    if settings.stage == "student":
+        if source.diffusion_head is None:
+            raise T2AError(f"{init} is not a teacher model: the student starts from a trained teacher")
+        model = T2AModel(source.cfg, diffusion_head=False, energy_head=True)
+        model.codec.load_state_dict(source.codec.state_dict())
+        model.backbone.load_state_dict(source.backbone.state_dict())
+        model.codec.requires_grad_(False)
+        groups = [{"params": list(model.backbone.parameters())},
+                  {"params": list(model.energy_head.parameters()), "lr_mult": settings.head_lr_mult}]
+        return model, StudentLoss(model, source.backbone, settings), groups
+    raise T2AError(f"unknown stage '{settings.stage}': choose codec, teacher or student")
+
+
+def _init_folder(settings: Settings) -> Path:
+    need = {"teacher": "codec", "student": "teacher"}[settings.stage]
+    if not settings.init:
+        raise T2AError(f"the {settings.stage} stage starts from a trained {need}: pass --init RUN_DIR")
+    path = Path(settings.init)
+    folder = path / "model" if (path / "model" / "model.json").is_file() else path
+    kind = read_model_meta(folder).get("kind")
+    if kind != need:
+        raise T2AError(f"--init {path} is a {kind} model; the {settings.stage} stage needs a {need}")
+    return folder
+
+
+def make_batch(settings: Settings, cfg: ModelConfig, data, rng: np.random.Generator, gen: torch.Generator) -> dict:
+    """Draw one stage's batch from the data bank with the step's generators."""
+    b = settings.batch
+    if settings.stage == "codec":
+        samples = int(settings.crop_seconds * cfg.codec.sample_rate) // cfg.codec.frame_samples * cfg.codec.frame_samples
+        wave = data.crops(rng, b, samples)
+        eps = torch.randn(b, cfg.codec.latent_dim, samples // cfg.codec.frame_samples, generator=gen)
+        return {"wave": wave, "eps": eps}
+    batch = data.batch(rng, b)
+    n = batch["tokens"].shape[1]
+    batch["mask"] = training_mask(b, n, gen)
+    batch["drop"] = torch.rand(b, generator=gen) < cfg.caption_dropout
+    if settings.stage == "teacher":
+        mul = cfg.head.diffusion_batch_mul
+        batch["t"] = torch.randint(0, cfg.head.diffusion_steps, (b, mul), generator=gen)
+        batch["noise"] = torch.randn(b * mul, n, cfg.token_dim, generator=gen)
+    else:
+        shape = (b, n, cfg.head.noise_dim)
+        batch["u1"] = torch.rand(shape, generator=gen) - 0.5
+        batch["u2"] = torch.rand(shape, generator=gen) - 0.5
+    return batch
+
+
+@torch.no_grad()
+def export(settings: Settings, model: T2AModel, data, run_dir: Path, step: int) -> Path:
+    """Write the run's usable model folder (run_dir/model); the codec first measures latent statistics."""
+    kind = {"codec": "codec", "teacher": "teacher", "student": "student"}[settings.stage]
+    if kind == "codec":
+        set_latent_statistics(model, data)
+    return save_model(model, Path(run_dir) / "model", extra={"kind": kind, "trained_steps": step,
+                                                              "stage_settings": settings.__dict__})
+
+
+def set_latent_statistics(model: T2AModel, data, clips: int = 128) -> None:
+    """Per-channel mean and std of encoder means over a fixed subset of the training audio."""
+    codec = model.codec.eval()
+    chunks = []
+    for wave in data.audio[:: max(1, len(data.audio) // clips)][:clips]:
+        mean, _ = codec.encoder(codec.pad(torch.from_numpy(wave)[None]))
+        chunks.append(mean[0].T)
+    values = torch.cat(chunks)
+    codec.latent_mean.copy_(values.mean(0))
+    codec.latent_std.copy_(values.std(0).clamp_min(1e-3))
+    codec.train()
