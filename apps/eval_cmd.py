@@ -10,7 +10,8 @@ import click
 
 from t2a_edge.core.errors import T2AError
 
-DEFAULT_CONFIGS = ("teacher:K=64,S=100", "student:K=64", "student:K=8", "student:K=1")
+DEFAULT_STUDENT = ("student:K=64", "student:K=8", "student:K=1")
+DEFAULT_TEACHER = ("teacher:K=64,S=100",)  # added to the defaults when --teacher is given
 
 
 def data_option(f):
@@ -36,7 +37,7 @@ def generation_options(f):
     """Options of commands that generate audio."""
     for decorator in reversed((
         click.option("--backend", default="torch", show_default=True, help="Runtime backend for generation."),
-        click.option("--seconds", type=float, default=5.0, show_default=True, help="Length of each generated clip."),
+        click.option("--seconds", type=float, default=None, help="Length of each generated clip [default: the model's]."),
         click.option("--seed", type=int, default=0, show_default=True, help="Base seed; each clip's seed also depends on its id."),
         click.option("--out", default=None, metavar="DIR", help="Keep the generated WAVs here as <id>.wav [default: discard]."),
     )):
@@ -127,9 +128,9 @@ def output_folder(out):
             yield Path(tmp)
 
 
-def check_inputs(seconds=1.0, json_path=None, table_path=None):
+def check_inputs(seconds=None, json_path=None, table_path=None):
     """Refuse bad settings before any generation or judging starts."""
-    if seconds <= 0:
+    if seconds is not None and seconds <= 0:
         raise T2AError("--seconds must be positive")
     for flag, target in (("--json", json_path), ("--table", table_path)):
         if target and target != "-" and not Path(target).parent.is_dir():
@@ -176,9 +177,13 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, ba
         row = session.score_files(Path(generated).resolve().name, items, files)
         meta.update(generated=str(generated))
     else:
-        config = generation.RunConfig("teacher" if teacher_steps else "student", steps, teacher_steps, cfg, temperature,
-                                      backend)
-        config.label = f"{Path(model).name} K={steps or 'default'}" + (f",S={teacher_steps}" if teacher_steps else "")
+        kind = generation.model_kind(tta) or ("teacher" if teacher_steps else "student")
+        config = generation.RunConfig(kind, steps, teacher_steps, cfg, temperature, backend)
+        defaults = getattr(tta, "defaults", {})
+        k, s = steps or defaults.get("steps"), teacher_steps or defaults.get("teacher_steps")
+        config.label = f"{kind} K={k}" + (f",S={s}" if kind == "teacher" else "")
+        if teacher_steps and kind != "teacher":
+            raise T2AError(f"--teacher-steps needs a teacher model, but {model} is a {kind}")
         with output_folder(out) as folder:
             files, timing = generation.generate_set(tta, session.items, folder, config, seconds, seed)
             row = session.score_files(config.label, session.items, files, **timing)
@@ -198,17 +203,20 @@ def compare(configs, model, teacher, backend, seconds, seed, out, data, split, l
     """The paper-style table: teacher and student rows, quality and speed from one run.
 
     CONFIGS are `teacher:K=64,S=100` or `student:K=8`, with optional cfg=, temp= and backend=
-    settings (comma-separated). Default: teacher:K=64,S=100 student:K=64 student:K=8 student:K=1.
+    settings (comma-separated). Teacher rows run the --teacher model, student rows --model.
+    Default: student:K=64 student:K=8 student:K=1, plus teacher:K=64,S=100 when --teacher is given.
     """
     from t2a_edge.apps.evaluation import generation
 
     check_inputs(seconds, json_path, table_path)
-    parsed = [generation.parse_config(c) for c in (configs or DEFAULT_CONFIGS)]
+    configs = configs or ((DEFAULT_TEACHER if teacher else ()) + DEFAULT_STUDENT)
+    parsed = [generation.parse_config(c) for c in configs]
     models = {}
     for config in parsed:
         key = (teacher if config.name == "teacher" and teacher else model, config.backend or backend)
         if key not in models:
             models[key] = generation.load_model(*key)
+        generation.check_kind(models[key], config, key[0])
     session = Session(data, split, limit, threads)
     rows = [session.real_row()]
     with output_folder(out) as folder:

@@ -165,11 +165,14 @@ class FakeAudio:
 class FakeModel:
     """Stands in for TextToAudio: tones for 'tone' prompts, noise otherwise; a lossy codec."""
 
-    def __init__(self):
+    def __init__(self, kind="student"):
         self.calls = []
+        self.backend = type("Backend", (), {"kind": kind})()
+        self.defaults = {"steps": 8}
 
-    def generate(self, prompt, seconds=5.0, seed=0, **kwargs):
+    def generate(self, prompt, seed=0, **kwargs):
         self.calls.append((prompt, seed, kwargs))
+        seconds = kwargs.get("seconds", 3.0)
         x = tone(400 + seed % 300, seconds) if "tone" in prompt else noise(seed, seconds)
         return FakeAudio(x)
 
@@ -181,11 +184,12 @@ class FakeModel:
 def fake_cli(cache_root, monkeypatch):
     from t2a_edge.apps.evaluation import generation, scoring
 
-    model = FakeModel()
+    models = {"student": FakeModel("student"), "teacher": FakeModel("teacher")}
     monkeypatch.setenv("T2A_EDGE_CACHE", str(cache_root))
-    monkeypatch.setattr(generation, "load_model", lambda path, backend: model)
+    monkeypatch.setattr(generation, "load_model",
+                        lambda path, backend: models["teacher" if "teacher" in str(path) else "student"])
     monkeypatch.setattr(scoring, "accepted_lookup", lambda: ACCEPTED.__getitem__)
-    return model
+    return models
 
 
 def test_eval_generates_with_fixed_seeds(fake_cli, tmp_path, capsys):
@@ -196,10 +200,11 @@ def test_eval_generates_with_fixed_seeds(fake_cli, tmp_path, capsys):
     main(["eval", "--model", "default", "--data", str(manifest), "--steps", "4", "--seconds", "2",
           "--out", str(tmp_path / "gen"), "--json", str(tmp_path / "r.json")])
     assert sorted(p.name for p in (tmp_path / "gen").iterdir()) == [f"c{i}.wav" for i in range(6)]
-    timed = fake_cli.calls[1:]  # the first call is the untimed warm-up
+    timed = fake_cli["student"].calls[1:]  # the first call is the untimed warm-up
     assert [seed for _, seed, _ in timed] == [clip_seed(f"c{i}") for i in range(6)]
-    assert all(kw == {"steps": 4} for _, _, kw in timed)
+    assert all(kw == {"seconds": 2.0, "steps": 4} for _, _, kw in timed)
     row = json.loads((tmp_path / "r.json").read_text())["rows"][1]
+    assert row["system"] == "student K=4"
     assert row["hit_rate"] > 0.5 and row["latency_s"] > 0 and row["rtf"] > 0
     assert "hit-rate" in capsys.readouterr().out
 
@@ -208,12 +213,15 @@ def test_compare_and_codec_tables(fake_cli, tmp_path, capsys):
     from t2a_edge.apps.cli import main
 
     manifest = write_corpus(tmp_path / "corpus")
-    main(["eval", "compare", "teacher:K=4,S=3", "student:K=1", "--data", str(manifest), "--seconds", "1.5",
-          "--json", str(tmp_path / "c.json")])
+    with pytest.raises(SystemExit):  # a teacher row without a teacher model is refused up front
+        main(["eval", "compare", "teacher:K=4,S=3", "--data", str(manifest)])
+    assert "needs a teacher model" in capsys.readouterr().err
+    main(["eval", "compare", "teacher:K=4,S=3", "student:K=1", "--teacher", "teacher-run", "--data", str(manifest),
+          "--seconds", "1.5", "--json", str(tmp_path / "c.json")])
     rows = json.loads((tmp_path / "c.json").read_text())["rows"]
     assert [r["system"] for r in rows[1:]] == ["teacher:K=4,S=3", "student:K=1"]
-    kwargs = {kw.get("teacher_steps") for _, _, kw in fake_cli.calls}
-    assert kwargs == {3, None}
+    assert {kw["teacher_steps"] for _, _, kw in fake_cli["teacher"].calls} == {3}
+    assert {kw["steps"] for _, _, kw in fake_cli["student"].calls} == {1}
     main(["eval", "codec", "--data", str(manifest), "--json", str(tmp_path / "k.json")])
     codec = json.loads((tmp_path / "k.json").read_text())["rows"][1]
     assert 0.9 < codec["embedding_cosine"] <= 1.0 and codec["top1_agreement"] > 0.5

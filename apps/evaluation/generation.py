@@ -70,16 +70,30 @@ def load_model(path: str, backend: str):
     return TextToAudio.load(path, backend=backend)
 
 
-def generate_set(model, items: list[Item], folder: Path, config: RunConfig, seconds: float,
+def model_kind(model) -> str | None:
+    """'teacher' or 'student' as the loaded model reports it (None if it does not say)."""
+    return getattr(getattr(model, "backend", None), "kind", None)
+
+
+def check_kind(model, config: RunConfig, path: str) -> None:
+    """A teacher row must run a teacher model: a student silently ignores S."""
+    kind = model_kind(model)
+    if kind is not None and kind != config.name:
+        flag = "--teacher" if config.name == "teacher" else "--model"
+        raise T2AError(f"config '{config.label}' needs a {config.name} model, but {path} is a {kind}: "
+                       f"pass {flag} PATH")
+
+
+def generate_set(model, items: list[Item], folder: Path, config: RunConfig, seconds: float | None,
                  seed: int = 0, progress: bool = True) -> tuple[list[Path], dict]:
     """Write `<id>.wav` for every item into `folder`; return the files and the timing summary."""
     from t2a_edge.core.audio import save_audio
 
     folder.mkdir(parents=True, exist_ok=True)
-    kwargs = {k: v for k, v in (("steps", config.steps), ("teacher_steps", config.teacher_steps),
+    kwargs = {k: v for k, v in (("seconds", seconds), ("steps", config.steps), ("teacher_steps", config.teacher_steps),
                                 ("cfg", config.cfg), ("temperature", config.temperature)) if v is not None}
     # One untimed call first: the first generation pays for lazy loading and allocator warm-up.
-    model.generate(items[0].caption, seconds=seconds, seed=0, **kwargs)
+    model.generate(items[0].caption, seed=0, **kwargs)
     files, elapsed, audio_seconds = [], 0.0, 0.0
     iterator = items
     if progress:
@@ -88,7 +102,7 @@ def generate_set(model, items: list[Item], folder: Path, config: RunConfig, seco
         iterator = tqdm(items, desc=config.label or config.name, unit="clip", leave=False)
     for item in iterator:
         start = time.perf_counter()
-        audio = model.generate(item.caption, seconds=seconds, seed=clip_seed(item.id, seed), **kwargs)
+        audio = model.generate(item.caption, seed=clip_seed(item.id, seed), **kwargs)
         elapsed += time.perf_counter() - start
         audio_seconds += len(audio.samples) / audio.sample_rate
         path = folder / f"{item.id}.wav"
