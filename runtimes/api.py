@@ -80,6 +80,7 @@ class TextToAudio:
         runtime, meta, why = load_backend(model, backend, precision, device)
         defaults = dict(FALLBACK_DEFAULTS[runtime.kind])
         defaults.update(meta.get("defaults", {}))
+        defaults["seconds"] = min(defaults["seconds"], runtime.config.max_seconds)
         return cls(runtime, defaults, str(model), why)
 
     @property

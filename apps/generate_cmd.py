@@ -1,0 +1,134 @@
+"""`t2a-edge generate`: prompts in, audio files out."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from t2a_edge.core.errors import T2AError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+def slug(prompt: str, taken: set[str]) -> str:
+    """A safe, unique file stem from a prompt ("dog barking" -> dog_barking)."""
+    stem = re.sub(r"[^a-z0-9]+", "_", prompt.lower()).strip("_")[:60] or "clip"
+    name, n = stem, 2
+    while name in taken:
+        name, n = f"{stem}_{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def output_paths(prompts: list[str], output: str | None, force: bool) -> list[Path]:
+    """Where each clip goes: -o FILE for one prompt, -o DIR (or the current folder) for several."""
+    taken: set[str] = set()
+    if output and Path(output).suffix.lower() in AUDIO_SUFFIXES:
+        if len(prompts) > 1:
+            raise T2AError(f"{len(prompts)} prompts need -o DIR, not the single file {output}")
+        paths = [Path(output)]
+    else:
+        folder = Path(output) if output else Path.cwd()
+        if folder.exists() and not folder.is_dir():
+            raise T2AError(f"-o {folder}: not a folder, and not a .wav/.flac/.ogg file name")
+        folder.mkdir(parents=True, exist_ok=True) if output else None
+        paths = [folder / f"{slug(p, taken)}.wav" for p in prompts]
+    for path in paths:
+        if path.exists() and not force:
+            raise T2AError(f"{path} already exists: pass --force to overwrite it")
+        if not path.parent.is_dir():
+            raise T2AError(f"output folder {path.parent} does not exist")
+        import os
+
+        if not os.access(path.parent, os.W_OK):
+            raise T2AError(f"cannot write to {path.parent}: permission denied")
+    return paths
+
+
+def read_prompts(prompts: tuple[str, ...], prompts_file: str | None) -> list[str]:
+    found = list(prompts)
+    if prompts_file:
+        try:
+            text = Path(prompts_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise T2AError(f"cannot read --prompts-file {prompts_file}: {exc}") from None
+        found += [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not found:
+        raise T2AError('no prompt given: t2a-edge generate "dog barking"')
+    for prompt in found:
+        if not prompt.strip():
+            raise T2AError('a prompt is empty: describe the sound, e.g. "dog barking"')
+    return found
+
+
+@click.command("generate")
+@click.argument("prompts", nargs=-1)
+@click.option("-o", "--output", default=None, help="Output file (one prompt) or folder (several).")
+@click.option("--prompts-file", type=click.Path(), default=None, help="One prompt per line.")
+@click.option("--seconds", type=float, default=None, help="Length of each clip [model default].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--steps", type=int, default=None, help="Generation iterations K [model default].")
+@click.option("--cfg", type=float, default=None, help="Classifier-free guidance scale [model default].")
+@click.option("--temperature", type=float, default=None, help="Sampling temperature [model default].")
+@click.option("--teacher-steps", type=int, default=None, help="Teacher models: diffusion steps per iteration.")
+@click.option("--model", default="default", show_default=True, help="'default', a model folder or a bundle.")
+@click.option("--backend", default="auto", show_default=True,
+              help="auto, torch, cuda, onnx, openvino, coreml or executorch.")
+@click.option("--precision", default="fp32", show_default=True, help="fp32, fp16 or int8 (edge backends).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Torch device.")
+@click.option("--spectrogram", type=click.Path(dir_okay=False), default=None, help="Also save a spectrogram PNG.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per clip on stdout.")
+def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperature, teacher_steps, model, backend,
+             precision, device, spectrogram, force, as_json):
+    """Generate one clip per PROMPT (all in one batch) and write them as 16 kHz audio files."""
+    import time
+
+    prompt_list = read_prompts(prompts, prompts_file)
+    paths = output_paths(prompt_list, output, force)
+    if spectrogram and Path(spectrogram).exists() and not force:
+        raise T2AError(f"{spectrogram} already exists: pass --force to overwrite it")
+    say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
+    from t2a_edge.runtimes.api import TextToAudio
+
+    started = time.perf_counter()
+    tta = TextToAudio.load(model, backend=backend, precision=precision, device=device)
+    load_seconds = time.perf_counter() - started
+    settings = {k: v for k, v in {"seconds": seconds, "steps": steps, "cfg": cfg, "temperature": temperature}.items()}
+    used = {k: (v if v is not None else tta.defaults[k]) for k, v in settings.items()}
+    tta.check(prompt_list, used["seconds"], used["steps"], used["cfg"], used["temperature"])
+    defaulted = [f"{k}={tta.defaults[k]:g}" for k, v in settings.items() if v is None]
+    say(f"backend: {tta.backend.name} {tta.backend.precision} ({tta.why}); model: {tta.source}")
+    if defaulted:
+        say(f"model defaults used: {', '.join(defaulted)}")
+    n_tokens = tta.backend.config.tokens_for(used["seconds"])
+    with click.progressbar(length=n_tokens, label="generating", file=sys.stderr,
+                           hidden=as_json or not sys.stderr.isatty()) as bar:
+        clips = tta.generate(prompt_list, seed=seed, teacher_steps=teacher_steps, progress=bar.update, **used)
+    for clip, path in zip(clips, paths):
+        clip.save(path, overwrite=force)
+    timings = clips[0].info["timings"]
+    if spectrogram:
+        from t2a_edge.apps.spectrogram import save_spectrogram
+
+        save_spectrogram(clips, spectrogram, overwrite=force)
+    for clip, path in zip(clips, paths):
+        if as_json:
+            click.echo(json.dumps({"file": str(path), "prompt": clip.prompt, "seconds": clip.seconds,
+                                   "sample_rate": clip.sample_rate, "backend": clip.info["backend"],
+                                   "precision": clip.info["precision"], "seed": seed,
+                                   "steps": clip.info["steps"], "cfg": clip.info["cfg"],
+                                   "temperature": clip.info["temperature"],
+                                   "timings": {"load": load_seconds, **timings}}))
+        else:
+            click.echo(f"wrote {path} ({clip.seconds:.2f} s): {clip.prompt}")
+    if not as_json:
+        rtf = timings["total"] / (used["seconds"] * len(clips))
+        click.echo(f"timings: load {load_seconds:.2f} s, text {timings['text']:.3f} s, steps {timings['steps']:.3f} s, "
+                   f"decode {timings['decode']:.3f} s, total {timings['total']:.2f} s (real-time factor {rtf:.3f})")
+        if spectrogram:
+            click.echo(f"wrote {spectrogram}")

@@ -1,0 +1,43 @@
+"""`t2a-edge train codec|teacher|student`: one command per stage of the recipe."""
+
+from __future__ import annotations
+
+import click
+
+from t2a_edge.core.config import PRESETS
+
+
+@click.command("train")
+@click.argument("stage", type=click.Choice(["codec", "teacher", "student"]))
+@click.option("--data", required=True, type=click.Path(), help="Corpus folder or its manifest.jsonl.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log, model/).")
+@click.option("--init", default="", help="Previous stage's run: the codec for teacher, the teacher for student.")
+@click.option("--preset", type=click.Choice(PRESETS), default="small", show_default=True, help="Model size.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Total optimizer steps.")
+@click.option("--batch", type=click.IntRange(min=1), default=None, help="Examples per step (per process).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Peak learning rate.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=None, help="Steps between checkpoints.")
+@click.option("--log-every", type=click.IntRange(min=1), default=None, help="Steps between log lines.")
+@click.option("--distill-weight", type=click.FloatRange(min=0), default=None,
+              help="Student: lambda of the distillation MSE (0 = no distillation).")
+@click.option("--head-lr-mult", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Student: learning-rate multiplier of the energy head.")
+@click.option("--crop-seconds", type=click.FloatRange(min=0.1), default=None, help="Codec: crop length.")
+@click.option("--kl-weight", type=click.FloatRange(min=0), default=None, help="Codec: weight of the KL term.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
+          distill_weight, head_lr_mult, crop_seconds, kl_weight, device, quiet):
+    """Train one stage. Under torchrun, trains with DDP across the processes."""
+    from t2a_edge.train.loop import train as run
+    from t2a_edge.train.stages import Settings
+
+    given = {"steps": steps, "batch": batch, "lr": lr, "checkpoint_every": checkpoint_every,
+             "log_every": log_every, "distill_weight": distill_weight, "head_lr_mult": head_lr_mult,
+             "crop_seconds": crop_seconds, "kl_weight": kl_weight}
+    settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
+                        **{k: v for k, v in given.items() if v is not None})
+    folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet)
+    click.echo(f"model written to {folder}")
