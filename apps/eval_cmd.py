@@ -141,7 +141,7 @@ def check_inputs(seconds=None, json_path=None, table_path=None):
 @click.option("--model", default=None, metavar="PATH|default", help="Model folder or bundle to generate with.")
 @click.option("--generated", default=None, metavar="DIR", help="Score existing <id>.wav files instead of generating.")
 @click.option("--steps", "-K", type=int, default=None, help="Masking iterations K.")
-@click.option("--teacher-steps", "-S", type=int, default=None, help="Use the teacher head with S diffusion steps.")
+@click.option("--teacher-steps", "-S", type=int, default=None, help="Diffusion steps S (teacher models only).")
 @click.option("--cfg", type=float, default=None, help="Classifier-free guidance scale.")
 @click.option("--temperature", type=float, default=None, help="Sampling temperature.")
 @generation_options
@@ -195,8 +195,8 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, ba
 @eval_group.command("compare")
 @click.argument("configs", nargs=-1)
 @click.option("--model", default="default", show_default=True, metavar="PATH|default",
-              help="Model (student, and teacher unless --teacher is given).")
-@click.option("--teacher", default=None, metavar="PATH", help="Model to use for teacher rows [default: --model].")
+              help="Student model, for student rows.")
+@click.option("--teacher", default=None, metavar="PATH", help="Teacher model, for teacher rows.")
 @generation_options
 @common_options
 def compare(configs, model, teacher, backend, seconds, seed, out, data, split, limit, json_path, table_path, threads):
@@ -218,13 +218,14 @@ def compare(configs, model, teacher, backend, seconds, seed, out, data, split, l
             models[key] = generation.load_model(*key)
         generation.check_kind(models[key], config, key[0])
     session = Session(data, split, limit, threads)
-    rows = [session.real_row()]
+    rows = []
     with output_folder(out) as folder:
         for index, config in enumerate(parsed):
             key = (teacher if config.name == "teacher" and teacher else model, config.backend or backend)
             sub = folder / f"{index:02d}-{config.label.replace(':', '_').replace(',', '_').replace('=', '')}"
             files, timing = generation.generate_set(models[key], session.items, sub, config, seconds, seed)
             rows.append(session.score_files(config.label, session.items, files, **timing))
+    rows.insert(0, session.real_row())
     finish(rows, json_path, table_path, split=split, data=session.manifest, model=model, teacher=teacher or model,
            backend=backend, seconds=seconds, seed=seed)
 

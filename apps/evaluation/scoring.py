@@ -116,13 +116,13 @@ def _hits(tops, items, accepted) -> dict:
 
 
 def halves(items: list[Item]) -> tuple[list[int], list[int]]:
-    """Split indices into two halves alternating within each category (sorted by id)."""
-    first, second, seen = [], [], {}
-    for index in sorted(range(len(items)), key=lambda i: items[i].id):
-        k = seen.get(items[index].category, 0)
-        (first if k % 2 == 0 else second).append(index)
-        seen[items[index].category] = k + 1
-    return first, second
+    """Split indices into two halves by alternating through the clips sorted by (category, id).
+
+    Each category splits as evenly as it can, and categories with one clip alternate between
+    the halves, so both halves are equally large and cover the same mix of sounds.
+    """
+    order = sorted(range(len(items)), key=lambda i: (items[i].category, items[i].id))
+    return order[0::2], order[1::2]
 
 
 def score_real(references: list[ClipFeatures], items: list[Item], class_names: list[str], accepted) -> dict:
