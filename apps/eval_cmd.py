@@ -24,10 +24,13 @@ def common_options(f):
     for decorator in reversed((
         data_option,
         click.option("--split", default="test", show_default=True, help="Manifest split to evaluate on."),
-        click.option("--limit", type=int, default=None, help="Use at most N captions (round-robin over categories)."),
-        click.option("--json", "json_path", default=None, metavar="FILE", help="Write all figures as JSON ('-' for stdout)."),
+        click.option("--limit", type=int, default=None,
+                     help="Use at most N captions (round-robin over categories)."),
+        click.option("--json", "json_path", default=None, metavar="FILE",
+                     help="Write all figures as JSON ('-' for stdout)."),
         click.option("--table", "table_path", default=None, metavar="FILE.md", help="Write the markdown table."),
-        click.option("--threads", type=int, default=None, help="Judge threads [default: 1, or $T2A_EDGE_JUDGE_THREADS]."),
+        click.option("--threads", type=int, default=None,
+                     help="Judge threads [default: 1, or $T2A_EDGE_JUDGE_THREADS]."),
     )):
         f = decorator(f)
     return f
@@ -37,9 +40,12 @@ def generation_options(f):
     """Options of commands that generate audio."""
     for decorator in reversed((
         click.option("--backend", default="torch", show_default=True, help="Runtime backend for generation."),
-        click.option("--seconds", type=float, default=None, help="Length of each generated clip [default: the model's]."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Base seed; each clip's seed also depends on its id."),
-        click.option("--out", default=None, metavar="DIR", help="Keep the generated WAVs here as <id>.wav [default: discard]."),
+        click.option("--seconds", type=float, default=None,
+                     help="Length of each generated clip [default: the model's]."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Base seed; each clip's seed also depends on its id."),
+        click.option("--out", default=None, metavar="DIR",
+                     help="Keep the generated WAVs here as <id>.wav [default: discard]."),
     )):
         f = decorator(f)
     return f
@@ -231,7 +237,8 @@ def compare(configs, model, teacher, backend, seconds, seed, out, data, split, l
 
 
 @eval_group.command("codec")
-@click.option("--model", default="default", show_default=True, metavar="PATH|default", help="Model whose codec to test.")
+@click.option("--model", default="default", show_default=True, metavar="PATH|default",
+              help="Model whose codec to test.")
 @click.option("--out", default=None, metavar="DIR", help="Keep the reconstructions here as <id>.wav.")
 @common_options
 def codec(model, out, data, split, limit, json_path, table_path, threads):
