@@ -26,10 +26,14 @@ from t2a_edge.core.config import PRESETS
               help="Student: learning-rate multiplier of the energy head.")
 @click.option("--crop-seconds", type=click.FloatRange(min=0.1), default=None, help="Codec: crop length.")
 @click.option("--kl-weight", type=click.FloatRange(min=0), default=None, help="Codec: weight of the KL term.")
+@click.option("--until-step", type=click.IntRange(min=1), default=None,
+              help="Stop (with a checkpoint) at this step; --resume continues the same schedule.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop (with a checkpoint) after this many minutes.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
-          distill_weight, head_lr_mult, crop_seconds, kl_weight, device, quiet):
+          distill_weight, head_lr_mult, crop_seconds, kl_weight, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings
@@ -39,5 +43,6 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "crop_seconds": crop_seconds, "kl_weight": kl_weight}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
-    folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet)
+    folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,
+                 time_limit=time_limit * 60 if time_limit else None)
     click.echo(f"model written to {folder}")

@@ -47,8 +47,12 @@ def learning_rate(step: int, settings: Settings) -> float:
 
 
 def train(settings: Settings, data: str, out: str | Path, resume: bool = False, device: str = "cpu",
-          show_progress: bool = True) -> Path:
-    """Train one stage; returns the run's model folder. Checkpoints every N steps and on SIGINT/SIGTERM."""
+          show_progress: bool = True, until_step: int | None = None, time_limit: float | None = None) -> Path:
+    """Train one stage; returns the run's model folder. Checkpoints every N steps and on SIGINT/SIGTERM.
+
+    `until_step` and `time_limit` (seconds) end this invocation early with a checkpoint, without
+    changing the run's schedule, so a long run can be done in sessions and resumed exactly.
+    """
     out = Path(out)
     ctx = distributed.setup(device)
     checkpoint = latest_checkpoint(out)
@@ -118,7 +122,8 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
                     bar.set_postfix({k: f"{v:.4g}" for k, v in means.items() if k != "grad_norm"})
                     _log(log, {"event": "train", "step": step, "lr": lr, **means,
                                "seconds": round(time.perf_counter() - started, 1)})
-            stop_now = _any(stop.requested, ctx)
+            out_of_time = time_limit is not None and time.perf_counter() - started > time_limit
+            stop_now = _any(stop.requested or out_of_time or step == until_step, ctx)
             if step % settings.checkpoint_every == 0 or step == settings.steps or stop_now:
                 if ctx.is_main:
                     save_checkpoint(out, step, model, optimizer, {"settings": dataclasses.asdict(settings)})
@@ -127,8 +132,8 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
                 distributed.barrier(ctx)
             if stop_now:
                 if ctx.is_main:
-                    _log(log, {"event": "interrupted", "step": step})
-                    tqdm.write(f"interrupted at step {step}; continue with --resume")
+                    _log(log, {"event": "interrupted" if stop.requested else "paused", "step": step})
+                    tqdm.write(f"stopped at step {step} of {settings.steps}; continue with --resume")
                 break
         sums_by_rank = distributed.parameter_checksums(loss_module, ctx)
         if ctx.enabled and ctx.is_main:

@@ -1,0 +1,39 @@
+"""Shared fixtures: a tiny synthetic corpus and tiny models trained through the real stages."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def synthetic_corpus(tmp_path_factory):
+    from t2a_edge.train.synthetic import make_synthetic_corpus
+
+    return make_synthetic_corpus(tmp_path_factory.mktemp("corpus"), clips_per_kind=4)
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory, synthetic_corpus):
+    """codec -> teacher -> student, a few steps each with the tiny preset; returns their run folders."""
+    from t2a_edge.train.loop import train
+    from t2a_edge.train.stages import Settings
+
+    root = tmp_path_factory.mktemp("runs")
+    runs = {}
+    init = ""
+    for stage in ("codec", "teacher", "student"):
+        settings = Settings(stage=stage, preset="tiny", steps=6, batch=4, checkpoint_every=3, log_every=2, init=init)
+        train(settings, str(synthetic_corpus), root / stage, show_progress=False)
+        runs[stage] = root / stage
+        init = str(root / stage)
+    return runs
+
+
+@pytest.fixture(scope="session")
+def tiny_student(tiny_runs):
+    return tiny_runs["student"] / "model"
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tiny_runs):
+    return tiny_runs["teacher"] / "model"

@@ -1,0 +1,85 @@
+"""Teacher and student generation through the shared loop: lengths, seeds, batches, cost."""
+
+import numpy as np
+import pytest
+
+from t2a_edge import TextToAudio
+
+
+@pytest.fixture(scope="module")
+def student(tiny_student):
+    return TextToAudio.load(tiny_student, backend="torch")
+
+
+@pytest.fixture(scope="module")
+def teacher(tiny_teacher):
+    return TextToAudio.load(tiny_teacher, backend="torch")
+
+
+@pytest.mark.parametrize("steps", [1, 4])
+def test_student_generates_exact_length(student, steps):
+    audio = student.generate("a rising chirp", seconds=1.3, steps=steps, seed=3)
+    assert audio.samples.shape == (int(1.3 * 16000),) and audio.samples.dtype == np.float32
+    assert audio.sample_rate == 16000 and np.isfinite(audio.samples).all()
+    assert audio.info["steps"] == steps and audio.info["backend"] == "torch"
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_teacher_generates_exact_length(teacher, steps):
+    audio = teacher.generate("a low steady hum", seconds=0.7, steps=steps, teacher_steps=5, seed=1)
+    assert audio.samples.shape == (int(0.7 * 16000),) and np.isfinite(audio.samples).all()
+    assert audio.info["teacher_steps"] == 5
+
+
+def test_same_seed_same_audio_other_seed_other_audio(student, teacher):
+    for model, extra in ((student, {}), (teacher, {"teacher_steps": 4})):
+        a = model.generate("clicks", seconds=1.0, steps=3, seed=7, **extra).samples
+        b = model.generate("clicks", seconds=1.0, steps=3, seed=7, **extra).samples
+        c = model.generate("clicks", seconds=1.0, steps=3, seed=8, **extra).samples
+        assert np.array_equal(a, b)
+        assert not np.allclose(a, c)
+
+
+def test_batch_gives_each_prompt_its_solo_result(student):
+    batch = student.generate(["clicks", "a falling chirp", "a short hiss"], seconds=1.0, steps=3, seed=5)
+    solo = student.generate("clicks", seconds=1.0, steps=3, seed=5)
+    assert len(batch) == 3 and [a.prompt for a in batch] == ["clicks", "a falling chirp", "a short hiss"]
+    np.testing.assert_allclose(batch[0].samples, solo.samples, atol=1e-5)
+
+
+def test_cost_grows_with_length(student):
+    """The step graph sees only the tokens the requested length needs, never the maximum."""
+    seen = []
+    original = student.backend.step
+
+    def recording(text, text_mask, tokens, *rest):
+        seen.append(tokens.shape[1])
+        return original(text, text_mask, tokens, *rest)
+
+    student.backend.step = recording
+    try:
+        student.generate("clicks", seconds=0.5, steps=2)
+        short = list(seen)
+        seen.clear()
+        student.generate("clicks", seconds=2.0, steps=2)
+        long = list(seen)
+    finally:
+        student.backend.step = original
+    config = student.backend.config
+    assert short == [config.tokens_for(0.5)] * 2
+    assert long == [config.tokens_for(2.0)] * 2 and long[0] > 3 * short[0]
+
+
+def test_audio_save_is_atomic_and_refuses_to_overwrite(student, tmp_path):
+    import soundfile as sf
+
+    from t2a_edge.core.errors import T2AError
+
+    audio = student.generate("clicks", seconds=0.5, steps=1)
+    path = audio.save(tmp_path / "a.flac")
+    data, rate = sf.read(path)
+    assert rate == 16000 and len(data) == 8000
+    with pytest.raises(T2AError, match="already exists"):
+        audio.save(path)
+    audio.save(path, overwrite=True)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left behind

