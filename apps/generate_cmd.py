@@ -27,7 +27,10 @@ def slug(prompt: str, taken: set[str]) -> str:
 def output_paths(prompts: list[str], output: str | None, force: bool) -> list[Path]:
     """Where each clip goes: -o FILE for one prompt, -o DIR (or the current folder) for several."""
     taken: set[str] = set()
-    if output and Path(output).suffix.lower() in AUDIO_SUFFIXES:
+    suffix = Path(output).suffix.lower() if output else ""
+    if suffix and suffix not in AUDIO_SUFFIXES and not Path(output).is_dir():
+        raise T2AError(f"unsupported output format '{suffix}' for {output}: use .wav, .flac or .ogg, or a folder")
+    if suffix in AUDIO_SUFFIXES:
         if len(prompts) > 1:
             raise T2AError(f"{len(prompts)} prompts need -o DIR, not the single file {output}")
         paths = [Path(output)]
@@ -35,7 +38,8 @@ def output_paths(prompts: list[str], output: str | None, force: bool) -> list[Pa
         folder = Path(output) if output else Path.cwd()
         if folder.exists() and not folder.is_dir():
             raise T2AError(f"-o {folder}: not a folder, and not a .wav/.flac/.ogg file name")
-        folder.mkdir(parents=True, exist_ok=True) if output else None
+        if output:
+            folder.mkdir(parents=True, exist_ok=True)
         paths = [folder / f"{slug(p, taken)}.wav" for p in prompts]
     for path in paths:
         if path.exists() and not force:

@@ -1,0 +1,139 @@
+"""The CLI: bad input is one clear line and a non-zero exit, never a traceback; good input writes files."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args, cwd=None):
+    result = subprocess.run([sys.executable, "-m", "t2a_edge.apps.cli", *args], capture_output=True, text=True,
+                            cwd=cwd, timeout=300)
+    return result.returncode, result.stdout, result.stderr
+
+
+def assert_one_line_error(code, err, pattern):
+    assert code != 0
+    assert "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and pattern in lines[0], err
+
+
+def test_no_default_model_says_how_to_get_one(tmp_path):
+    code, out, err = run("generate", "dog barking", cwd=tmp_path)
+    assert_one_line_error(code, err, "no default model")
+    assert "t2a-edge train" in err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["generate", "   "], "prompt is empty"),
+    (["generate"], "no prompt given"),
+    (["generate", "dog", "--seconds", "0"], "seconds must be a positive number"),
+    (["generate", "dog", "--seconds", "-3"], "seconds must be a positive number"),
+    (["generate", "dog", "--seconds", "999"], "seconds must be between"),
+    (["generate", "dog", "--steps", "0"], "steps must be a whole number >= 1"),
+    (["generate", "dog", "--temperature", "0"], "temperature must be > 0"),
+])
+def test_bad_generation_requests(tiny_student, tmp_path, args, pattern):
+    code, out, err = run(*args, "--model", str(tiny_student), cwd=tmp_path)
+    assert_one_line_error(code, err, pattern)
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_and_corrupt_models(tiny_student, tmp_path):
+    code, _, err = run("generate", "dog", "--model", str(tmp_path / "nope"))
+    assert_one_line_error(code, err, "does not exist")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in tiny_student.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    shard = sorted(broken.glob("weights-*.safetensors"))[0]
+    data = bytearray(shard.read_bytes())
+    data[-10] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    code, _, err = run("generate", "dog", "--model", str(broken), "-o", str(tmp_path / "x.wav"))
+    assert_one_line_error(code, err, "corrupt")
+    assert shard.name in err
+    (broken / "model.json").write_text("{not json")
+    code, _, err = run("generate", "dog", "--model", str(broken), "-o", str(tmp_path / "x.wav"))
+    assert_one_line_error(code, err, "unreadable")
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_output_paths_are_checked_before_any_work(tiny_student, tmp_path):
+    existing = tmp_path / "dog.wav"
+    existing.write_bytes(b"precious")
+    code, _, err = run("generate", "dog", "--model", str(tiny_student), "-o", str(existing), "--seconds", "1")
+    assert_one_line_error(code, err, "already exists")
+    assert existing.read_bytes() == b"precious"
+    code, _, err = run("generate", "dog", "--model", str(tiny_student), "-o", str(tmp_path / "no" / "x.wav"))
+    assert_one_line_error(code, err, "does not exist")
+    code, _, err = run("generate", "dog", "cat", "--model", str(tiny_student), "-o", str(tmp_path / "one.wav"))
+    assert_one_line_error(code, err, "need -o DIR")
+    if os.geteuid() != 0:  # root can write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        code, _, err = run("generate", "dog", "--model", str(tiny_student), "-o", str(locked / "x.wav"))
+        assert_one_line_error(code, err, "permission denied")
+    code, _, err = run("generate", "dog", "--model", str(tiny_student), "-o", str(tmp_path / "x.mp3"))
+    assert_one_line_error(code, err, "unsupported output format")
+    assert not (tmp_path / "x.mp3").exists()
+
+
+def test_force_overwrites_and_json_lines(tiny_student, tmp_path):
+    existing = tmp_path / "dog.wav"
+    existing.write_bytes(b"old")
+    code, out, err = run("generate", "dog", "--model", str(tiny_student), "-o", str(existing), "--seconds", "1",
+                         "--force", "--json")
+    assert code == 0, err
+    record = json.loads(out.strip())
+    assert record["file"] == str(existing) and record["seconds"] == 1.0 and record["backend"] == "torch"
+    assert set(record["timings"]) >= {"load", "text", "steps", "decode", "total"}
+    assert existing.read_bytes()[:4] == b"RIFF"
+
+
+def test_several_prompts_from_file_into_a_folder_with_spectrogram(tiny_student, tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a rising chirp\n\n# a comment\nclicks\n")
+    out_dir = tmp_path / "clips"
+    code, out, err = run("generate", "a short hiss", "--prompts-file", str(prompts), "--model", str(tiny_student),
+                         "-o", str(out_dir), "--seconds", "0.8", "--spectrogram", str(tmp_path / "s.png"))
+    assert code == 0, err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a_rising_chirp.wav", "a_short_hiss.wav", "clicks.wav"]
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    assert "model defaults used" in out and "real-time factor" in out
+
+
+def test_train_bad_input(tmp_path, synthetic_corpus):
+    code, _, err = run("train", "codec", "--data", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "r"),
+                       "--preset", "tiny")
+    assert_one_line_error(code, err, "no corpus manifest")
+    code, _, err = run("train", "student", "--data", str(synthetic_corpus), "--out", str(tmp_path / "r2"),
+                       "--preset", "tiny")
+    assert_one_line_error(code, err, "--init")
+    code, _, err = run("train", "codec", "--data", str(synthetic_corpus), "--out", str(tmp_path / "r3"), "--resume",
+                       "--preset", "tiny")
+    assert_one_line_error(code, err, "nothing to resume")
+
+
+def test_info_json():
+    code, out, err = run("info", "--json")
+    assert code == 0, err
+    facts = json.loads(out)
+    assert facts["versions"]["t2a-edge"]
+    assert facts["backends"]["torch"].startswith("available")
+    assert "cache" in facts["paths"]
+
+
+def test_help_lists_every_verb_without_importing_torch():
+    code = subprocess.run([sys.executable, "-c",
+                           "import sys; from t2a_edge.apps.cli import main\n"
+                           "try:\n    main(['--help'])\nexcept SystemExit: pass\n"
+                           "assert 'torch' not in sys.modules, 'help imported torch'"],
+                          capture_output=True, text=True)
+    assert code.returncode == 0, code.stderr
+    for verb in ("generate", "convert", "bench", "eval", "train", "data", "info"):
+        assert verb in code.stdout
