@@ -75,11 +75,16 @@ class TokenBank:
         self.max_tokens = model.cfg.max_tokens
 
     def batch(self, rng: np.random.Generator, batch: int, min_tokens: int = 4) -> dict:
-        """A batch at one random length N: random clips, random crops, silence padding, random captions."""
-        n = int(rng.integers(min(min_tokens, self.max_tokens), self.max_tokens + 1))
+        """Random clips cropped or silence-padded to one length N, with one random caption each.
+
+        N is the length of the batch's first clip (capped at the model maximum), so lengths follow
+        the corpus: short sounds train at short lengths and no compute goes to needless padding.
+        """
+        indices = rng.integers(0, len(self.tokens), size=batch)
+        n = int(np.clip(len(self.tokens[indices[0]]), min(min_tokens, self.max_tokens), self.max_tokens))
         tokens = self.silence.expand(batch, n, -1).clone()
         caption_rows = []
-        for row, index in enumerate(rng.integers(0, len(self.tokens), size=batch)):
+        for row, index in enumerate(indices):
             clip_tokens = self.tokens[index]
             if len(clip_tokens) > n:
                 start = int(rng.integers(0, len(clip_tokens) - n + 1))
