@@ -33,7 +33,9 @@ class T2AModel(nn.Module):
 
     @property
     def kind(self) -> str:
-        return "student" if self.energy_head is not None else "teacher"
+        if self.energy_head is not None:
+            return "student"
+        return "teacher" if self.diffusion_head is not None else "codec"
 
     def tokens_from_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, latent_dim, frames) -> (B, frames / patch, latent_dim * patch)."""
@@ -53,7 +55,8 @@ class T2AModel(nn.Module):
         null, null_mask = self.backbone.null_like(text)
         z = self.backbone(torch.cat([text, null]), torch.cat([text_mask.to(text.dtype), null_mask]),
                           torch.cat([tokens, tokens]), torch.cat([known, known]))
-        z_cond, z_uncond = z.chunk(2)
+        # Slices rather than chunk(2): the same values, and torch.export keeps the batch dynamic.
+        z_cond, z_uncond = z[: text.shape[0]], z[text.shape[0]:]
         return cfg * z_cond + (1 - cfg) * z_uncond
 
 

@@ -78,7 +78,7 @@ class TextToAudio:
         from t2a_edge.runtimes.select import load_backend
 
         runtime, meta, why = load_backend(model, backend, precision, device)
-        defaults = dict(FALLBACK_DEFAULTS[runtime.kind])
+        defaults = dict(FALLBACK_DEFAULTS.get(runtime.kind, FALLBACK_DEFAULTS["student"]))
         defaults.update(meta.get("defaults", {}))
         defaults["seconds"] = min(defaults["seconds"], runtime.config.max_seconds)
         return cls(runtime, defaults, str(model), why)
@@ -112,6 +112,8 @@ class TextToAudio:
         """Generate one clip per prompt as one batch; a list in gives a list of Audio out."""
         from t2a_edge.runtimes.sampler import run_pipeline
 
+        if self.backend.kind == "codec":
+            raise T2AError(f"{self.source} is a codec, not a text-to-audio model: train a teacher and a student on it")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         d = self.defaults
         seconds = d["seconds"] if seconds is None else seconds

@@ -107,6 +107,18 @@ def test_several_prompts_from_file_into_a_folder_with_spectrogram(tiny_student, 
     assert "model defaults used" in out and "real-time factor" in out
 
 
+def test_codec_is_not_a_generator_and_cuda_needs_a_gpu(tiny_runs, tmp_path):
+    code, _, err = run("generate", "dog", "--model", str(tiny_runs["codec"]), "-o", str(tmp_path / "x.wav"))
+    assert_one_line_error(code, err, "is a codec")
+    import torch
+
+    if not torch.cuda.is_available():
+        code, _, err = run("generate", "dog", "--model", str(tiny_runs["student"]), "--device", "cuda",
+                           "-o", str(tmp_path / "x.wav"))
+        assert_one_line_error(code, err, "CUDA")
+    assert not (tmp_path / "x.wav").exists()
+
+
 def test_train_bad_input(tmp_path, synthetic_corpus):
     code, _, err = run("train", "codec", "--data", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "r"),
                        "--preset", "tiny")
