@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -89,9 +90,16 @@ def load_record(dest: Path, package: str) -> dict | None:
     return record if record.get("format") == RECORD_FORMAT else None
 
 
-def record_is_current(dest: Path, record: dict | None, version: str) -> bool:
-    """True when the record matches the package version and all its audio files exist."""
-    if not record or record.get("version") != version:
+def fingerprint(source: Source) -> str:
+    """A hash of everything that shapes a source's clips besides the package: its rules and the cleaning."""
+    parts = [repr(source), repr(sorted(captions.CATEGORY_TEMPLATES.items())), captions.GENERIC_TEMPLATE,
+             repr([(k, v) for k, v in sorted(vars(clean).items()) if k.isupper()])]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def record_is_current(dest: Path, record: dict | None, version: str, rules: str) -> bool:
+    """True when the record matches the package version and rules and all its audio files exist."""
+    if not record or record.get("version") != version or record.get("rules") != rules:
         return False
     return all((dest / row["audio"]).is_file() for row in record["clips"])
 
@@ -176,7 +184,7 @@ def build_source(source: Source, version: str, deb: Path, dest: Path, jobs: int,
         if stale.name not in keep:
             stale.unlink()
     record = {"format": RECORD_FORMAT, "package": source.package, "version": version,
-              "undecodable": errors, "clips": rows}
+              "rules": fingerprint(source), "undecodable": errors, "clips": rows}
     (dest / RECORDS_DIR).mkdir(exist_ok=True)
     data = json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False).encode()
     atomic_write_bytes(_record_path(dest, source.package), lambda tmp: Path(tmp).write_bytes(data))
@@ -243,7 +251,7 @@ def build(dest: str | os.PathLike, sources: list[str] | None = None, jobs: int =
         try:
             for package in packages:
                 source = source_or_error(package)
-                if record_is_current(dest, load_record(dest, package), versions[package]):
+                if record_is_current(dest, load_record(dest, package), versions[package], fingerprint(source)):
                     report.reused.append(package)
                     continue
                 deb = apt.find_deb(package, versions[package], debs) if debs else None

@@ -202,8 +202,9 @@ _add(Source(
 
 _add(Source(
     "tuxpaint-stamps-default", "tuxpaint", "GPL-2", "tuxpaint", r"stamps/.*\.(ogg|txt)$",
-    skip=(r"_desc", r"symbols/", r"/alphabets/", r"seasonal/", r"military/", r"faces/", r"food/",
-          r"roadsigns/", r"apollo", r"bathyscape", r"dreydl", r"camera", r"scissors", r"bottle",
+    skip=(r"_desc", r"symbols/", r"/alphabets/", r"christmas/", r"hanukkah/", r"bat_left", r"ghost",
+          r"spider", r"military/", r"faces/", r"food/",
+          r"roadsigns/", r"apollo", r"bathyscape", r"dreydl", r"bottle",
           r"iguana", r"ferret", r"giraffe", r"koala", r"wombat", r"beaver", r"badger", r"xanthia"),
     rules=(
         R(r"household/vacuum", "household", "a vacuum cleaner running|someone vacuuming|"
@@ -214,11 +215,18 @@ _add(Source(
         R(r"household/kettle", "household", "a kettle boiling|water boiling in an electric kettle|"
                                             "a kettle coming to the boil"),
         R(r"household/rubberduck", "household", "a rubber duck squeaks|a squeaky toy|squeaking of a rubber duck"),
+        R(r"camera_35mm", "household", "a camera shutter clicks|the click of a film camera|"
+                                       "taking a photo with a camera"),
+        R(r"arttools/scissors", "household", "scissors snipping|a pair of scissors cutting|"
+                                             "the snip of scissors"),
         R(r"household/dishes/glass", "glass", "a glass clinks|a clink of glass|glasses clinking"),
         R(r"tools/saw", "sawing", "a hand saw cutting wood|someone sawing a plank|the rasp of a saw"),
         R(r"tools/(hammer|mallet)", "hammering", "a hammer striking|someone hammering|hammer blows"),
         R(r"lightningbolt", "thunder", "a thunderclap|lightning strikes with a crack of thunder|"
                                        "thunder rumbling"),
+        R(r"halloween/blackcat", "cat", "a black cat meows|a cat meowing|the meow of a cat"),
+        R(r"newyears/fireworks", "explosion", "big fireworks exploding|fireworks bursting in the sky|"
+                                              "a fireworks display"),
         R(r"firetruck", "siren", "a fire engine siren|a fire truck with its siren wailing|an emergency siren"),
         R(r"hobbies/music/", "musical instrument"),
         R(r"/dogs/(dog|fox)", "dog"),
@@ -288,8 +296,8 @@ _add(Source(
         R(r"(animal/sheep|death/goat)", "sheep", "a sheep bleats|a goat bleating|the bleat of a sheep"),
         R(r"animal/(camel|flamingo|peacock)|death/death_camel", "wild animal", "an animal calling|the cry of an "
                                                                               "animal|an exotic animal"),
-        R(r"gate/stonegate_(?P<act>open|close)", "door", "a heavy stone gate {act}s|a big gate grinding "
-                                                        "{act}|a castle gate {act}s"),
+        R(r"gate/stonegate_(?P<act>open|close)", "door", "a heavy stone gate {act}s|a big gate grinding as "
+                                                        "it {act}s|a castle gate {act}s"),
         R(r"footsteps/foo?tstep_(?P<surf>sand|grass|gravel|rock|wood)_running", "footsteps",
           "someone running on {surf}|running footsteps on {surf}|a person jogging on {surf}"),
         R(r"footsteps/foo?tstep_(?P<surf>sand|grass|gravel|rock|wood)_walking", "footsteps", FOOT),
@@ -349,18 +357,19 @@ _add(Source(
 
 _add(Source(
     "megaglest-data", "megaglest", "CC-BY-SA-3.0", "files", r"megaglest/.*" + AUDIO,
-    skip=(r"/music/", r"horseman_(ack|select|attack)", r"_click|/click"),
+    # Unit responses (_ack, _select, _attack, _die, _hit) are voice-acted, even for animal units.
+    skip=(r"/music/", r"_(ack|select|attack|die|hit|sel)\d*\.wav$", r"_click|/click"),
     rules=(
-        R(r"/(cow_\w+|mudchute_cow|bull_\w+)" + AUDIO, "cow", "a cow moos|a cow lowing|cattle mooing"),
-        R(r"/(pig_\w+)" + AUDIO, "pig", "a pig grunts|a pig squealing|pigs oinking"),
-        R(r"/(chicken\w*|rooster)" + AUDIO, "chicken", "a chicken clucks|hens clucking|a rooster and chickens"),
-        R(r"/sheep\w*" + AUDIO, "sheep", "a sheep bleats|sheep baaing|the bleat of a sheep"),
+        R(r"/mudchute_cow" + AUDIO, "cow", "a cow moos|a cow lowing|cattle mooing on a farm"),
+        R(r"/(chicken\d*|chicken_standing\d*|rooster)" + AUDIO, "chicken",
+          "a chicken clucks|hens clucking|a rooster and chickens"),
+        R(r"/sheep\d*" + AUDIO, "sheep", "a sheep bleats|sheep baaing|the bleat of a sheep"),
         R(r"/wolf\d*" + AUDIO, "dog", "a wolf howls|a wolf growling|the howl of a wolf"),
-        R(r"/(owl|hawk|eagle_\w+)" + AUDIO, "bird", "a bird of prey screeches|an eagle calling|the cry of a hawk"),
+        R(r"/(owl|hawk)" + AUDIO, "bird", "a bird of prey screeches|a bird calling in the forest|the cry of a hawk"),
         R(r"/bee\d*" + AUDIO, "insect", "bees buzzing|a swarm of bees|a buzzing bee"),
-        R(r"/ele(attack|walk)?\d*" + AUDIO, "wild animal", "an elephant trumpets|an elephant calling|"
-                                                           "the trumpet of an elephant"),
-        R(r"/horseman_(walk|die)", "horse", "a horse neighs|a horse whinnying|hooves and a horse's neigh"),
+        R(r"/ele\d*" + AUDIO, "wild animal", "an elephant trumpets|an elephant calling|"
+                                             "the trumpet of an elephant"),
+        R(r"/horseman_walk", "horse", "horse hooves clip-clopping|a horse walking|hoofbeats"),
         R(r"/rain\d*" + AUDIO, "rain", "rain falling|steady rain|the patter of rain"),
         R(r"/wind\d*" + AUDIO, "wind", "wind blowing|gusts of wind|the wind howls"),
         R(r"/water\d*" + AUDIO, "water", "water flowing|a stream babbling|running water"),
@@ -476,7 +485,7 @@ _add(Source(
 _add(Source(
     "wesnoth-1.16-data", "wesnoth", "GPL-2+", "files", r"wesnoth/.*/sounds/.*" + AUDIO,
     rules=(
-        R(r"/wolf-(growl|hit|die)", "dog", "a wolf growling|a snarling wolf|a wolf yelps"),
+        R(r"/wolf-growl", "dog", "a wolf growling|a snarling wolf|a wolf snarls"),
         R(r"/horse-(elf-)?canter", "horse", "a horse cantering|hooves galloping|a galloping horse"),
         R(r"/horse-(hit|die)", "horse", "a horse neighs|a horse whinnying in pain|a horse neighing"),
         R(r"/ambient/birds", "bird", "birds singing|birdsong in a forest|birds chirping"),
@@ -523,6 +532,41 @@ _add(Source(
         R(r"/ticking", "clock", "a clock ticking|tick tock|the tick of a clock"),
         R(r"/phone", "household", "a telephone ringing|a phone rings|an old telephone bell"),
         R(r"/saw\.wav", "sawing", "a saw|sawing|a saw cutting"),
+    ),
+))
+
+_add(Source(
+    "lmms-common", "lmms", "GPL-2+", "files", r"lmms/samples/.*" + AUDIO,
+    rules=(
+        R(r"instruments/(?P<inst>cello|church_organ|e_organ|flute|harpsichord|piano|trumpet|steel_guitar)",
+          "musical instrument", "{inst} playing|a few notes on {inst}|the sound of {inst}"),
+        R(r"instruments/violin", "musical instrument", "a violin playing|a few notes on a violin|"
+                                                       "the sound of a violin"),
+        R(r"instruments/e_piano", "musical instrument", "an electric piano chord|a chord on an electric piano|"
+                                                        "electric piano"),
+        R(r"instruments/bassslap", "musical instrument", "a slapped bass guitar|slap bass|a bass guitar note"),
+        R(r"latin/latin_guitar", "musical instrument", "a latin guitar riff|a guitar strumming|an acoustic guitar"),
+        R(r"latin/latin_brass", "musical instrument", "a brass section playing|trumpets playing a latin riff|"
+                                                      "brass instruments"),
+        R(r"drums/(bassdrum_acoustic|snare_acoustic|tom\d|tom_(hi|low|mid)|ride|crash|shaker)",
+          "musical instrument", "a drum hit|a single drum beat|percussion"),
+        R(r"misc/applause", "crowd", "an audience applauds|people clapping|a round of applause"),
+        R(r"misc/raving_crowd", "crowd", "a crowd cheering|a cheering audience|a roaring crowd"),
+        R(r"misc/(dong|metalish_dong)", "bell", "a bell dongs|a deep bell strike|a ringing bell"),
+        R(r"stringsnpads/bell_choir", "bell", "a choir of bells|bells ringing together|handbells ringing"),
+        R(r"effects/wind_chimes", "bell", "wind chimes tinkling|wind chimes in a breeze|chimes ringing"),
+        R(r"misc/metronome", "clock", "a metronome ticking|the tick of a metronome|a steady ticking"),
+        R(r"effects/explode", "explosion", "an explosion|a loud blast|something explodes"),
+    ),
+))
+
+_add(Source(
+    "sound-theme-freedesktop", "freedesktop", "CC-BY-SA-3.0", "files", r"sounds/freedesktop/stereo/.*\.oga$",
+    rules=(
+        R(r"/alarm-clock-elapsed", "bell", "an alarm clock bell ringing|an alarm bell rings|a ringing alarm clock"),
+        R(r"/bell\.oga", "bell", "a bell dings|a small bell ringing|a bright bell chime"),
+        R(r"/phone-incoming-call", "bell", "a telephone ringing|a phone rings|an incoming call ringing"),
+        R(r"/camera-shutter", "household", "a camera shutter clicks|the click of a camera|taking a photo"),
     ),
 ))
 
