@@ -215,3 +215,16 @@ def test_apt_messages_name_the_command(monkeypatch):
     monkeypatch.setattr(apt, "_run", lambda *a, **k: Result())
     with pytest.raises(T2AError, match="apt-get update"):
         apt.candidate_version("t2a-nope")
+
+
+def test_changed_rules_rebuild_only_that_source(tmp_path, fake_packages, monkeypatch):
+    dest = tmp_path / "corpus"
+    run(dest, fake_packages)
+    old = sources.SOURCES[FILES_PKG]
+    monkeypatch.setitem(sources.SOURCES, FILES_PKG, Source(
+        old.package, old.short, old.license, old.kind, old.members,
+        rules=(R(r"/dog\d", "dog", "a puppy yaps|a small dog"),) + old.rules[1:]))
+    report = run(dest, fake_packages)
+    assert report.built == [FILES_PKG] and report.reused == [ZIP_PKG]
+    dogs = [c for c in report.clips if c.category == "dog"]
+    assert dogs and all(c.captions == ["a puppy yaps", "a small dog"] for c in dogs)
