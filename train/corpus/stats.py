@@ -18,13 +18,34 @@ def _tally(clips: list[Clip], key) -> dict[str, dict]:
             for k, v in sorted(out.items())}
 
 
+def _median(values: list[float]) -> float | None:
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return round(values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2, 2)
+
+
+def listening_stats(clips: list[Clip]) -> dict[str, dict]:
+    """Per-category medians of duration, level and spectral centroid, for spotting mislabelled rules."""
+    groups: dict[str, list[Clip]] = defaultdict(list)
+    for clip in clips:
+        groups[clip.category].append(clip)
+    return {cat: {"median_seconds": _median([c.duration for c in members]),
+                  "median_rms_db": _median([c.extra.get("rms_db") for c in members]),
+                  "median_centroid_hz": _median([c.extra.get("centroid_hz") for c in members])}
+            for cat, members in sorted(groups.items())}
+
+
 def summary(clips: list[Clip]) -> dict:
-    """Machine-readable totals: overall, per category, per source and per split."""
+    """Machine-readable totals: overall, per category (with listening statistics), per source and per split."""
     per_category = _tally(clips, lambda c: c.category)
+    listening = listening_stats(clips)
     return {
         "clips": len(clips),
         "minutes": round(sum(c.duration for c in clips) / 60, 2),
-        "categories": {k: {"clips": v["clips"], "minutes": v["minutes"]} for k, v in per_category.items()},
+        "categories": {k: {"clips": v["clips"], "minutes": v["minutes"], **listening[k]}
+                       for k, v in per_category.items()},
         "categories_with_10_clips": sum(1 for v in per_category.values() if v["clips"] >= 10),
         "sources": _tally(clips, lambda c: c.source),
         "splits": _tally(clips, lambda c: c.split),
@@ -60,6 +81,19 @@ def format_table(clips: list[Clip]) -> str:
     return "\n".join(lines)
 
 
+LICENSE_URLS = {
+    "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
+    "CC-BY-3.0": "https://creativecommons.org/licenses/by/3.0/",
+    "CC-BY-SA-3.0": "https://creativecommons.org/licenses/by-sa/3.0/",
+    "CC-BY-SA-4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
+    "CC-BY-2.0": "https://creativecommons.org/licenses/by/2.0/",
+    "CC-BY-SA-2.0": "https://creativecommons.org/licenses/by-sa/2.0/",
+    "GPL-2": "https://www.gnu.org/licenses/old-licenses/gpl-2.0.html",
+    "GPL-2+": "https://www.gnu.org/licenses/old-licenses/gpl-2.0.html",
+    "GPL-3+": "https://www.gnu.org/licenses/gpl-3.0.html",
+}
+
+
 def attribution(clips: list[Clip], copyright_texts: dict[str, str] | None = None) -> str:
     """Markdown listing every source package, its version, the licenses of the clips taken and credits."""
     copyright_texts = copyright_texts or {}
@@ -78,6 +112,9 @@ def attribution(clips: list[Clip], copyright_texts: dict[str, str] | None = None
         for clip in items:
             licenses[clip.license or "unknown"] += 1
         out.append("Licenses: " + ", ".join(f"{k} ({v} clips)" for k, v in sorted(licenses.items())))
+        links = sorted({LICENSE_URLS[k] for k in licenses if k in LICENSE_URLS})
+        if links:
+            out.append("License texts: " + ", ".join(links))
         holders: dict[str, set[str]] = defaultdict(set)
         for clip in items:
             credit = clip.extra.get("credit") or clip.extra.get("copyright")
@@ -90,9 +127,8 @@ def attribution(clips: list[Clip], copyright_texts: dict[str, str] | None = None
                 files = sorted(holders[credit])
                 shown = ", ".join(files[:4]) + (f" and {len(files) - 4} more" if len(files) > 4 else "")
                 out.append(f"- {' '.join(credit.split())} ({shown})")
-        text = copyright_texts.get(source)
-        if text:
-            out += ["", "<details><summary>Debian copyright file</summary>", "", "```", text.strip(), "```",
-                    "", "</details>"]
+        if source in copyright_texts:
+            out += ["", f"Full terms: the package's Debian copyright file (/usr/share/doc/{source}/copyright), "
+                        f"kept beside the corpus as copyright/{source}.txt."]
         out.append("")
     return "\n".join(out)
