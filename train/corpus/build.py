@@ -92,8 +92,10 @@ def load_record(dest: Path, package: str) -> dict | None:
 
 def fingerprint(source: Source) -> str:
     """A hash of everything that shapes a source's clips besides the package: its rules and the cleaning."""
-    parts = [repr(source), repr(sorted(captions.CATEGORY_TEMPLATES.items())), captions.GENERIC_TEMPLATE,
-             repr([(k, v) for k, v in sorted(vars(clean).items()) if k.isupper()])]
+    # Category templates matter only to rules without captions of their own (tuxpaint stamps).
+    templates = sorted({(r.category, captions.CATEGORY_TEMPLATES.get(r.category, captions.GENERIC_TEMPLATE))
+                        for r in source.rules if r.captions is None})
+    parts = [repr(source), repr(templates), repr([(k, v) for k, v in sorted(vars(clean).items()) if k.isupper()])]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
