@@ -72,9 +72,10 @@ class TextToAudio:
         self.tokenizer = Tokenizer(backend.config.backbone.text_tokens)
 
     @classmethod
-    def load(cls, model: str | Path = "default", backend: str = "auto", precision: str = "fp32",
+    def load(cls, model: str | Path = "default", backend: str = "auto", precision: str | None = None,
              device: str | None = None) -> "TextToAudio":
-        """Load a model folder (or 'default') on a backend: 'auto', 'torch', 'cuda', ..."""
+        """Load a model folder (or 'default') or a bundle folder on a backend: 'auto', 'torch', 'cuda', 'onnx',
+        'openvino', 'coreml' or 'executorch'; precision fp32 (default), fp16 or int8 (a bundle: its own)."""
         from t2a_edge.runtimes.select import load_backend
 
         runtime, meta, why = load_backend(model, backend, precision, device)

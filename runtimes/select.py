@@ -1,35 +1,309 @@
-"""Backend selection: turn (model, backend name, precision) into a loaded backend and a reason."""
+"""Backend selection: turn (model or bundle, backend name, precision) into a loaded backend and a reason.
+
+    load_backend(model, backend, precision, device) -> (backend, model metadata, why)
+
+- A bundle folder runs on the backend it was converted for.
+- A model folder (or 'default') runs on torch/cuda directly; on an edge backend it runs from a
+  bundle cached in bundles_dir()/<model sha>/<backend>-<precision>/, converted on first use.
+- 'auto' picks CUDA when a GPU is present, CoreML on macOS, otherwise the backend the last
+  `t2a-edge bench` on this machine measured fastest, otherwise the first installed of
+  DEFAULT_ORDER. The reason is returned for the user (TextToAudio.why).
+
+The ONNX Runtime and OpenVINO paths never import torch once their bundle exists.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
+import platform
+import shutil
+from pathlib import Path
+
+from t2a_edge.core.bundle import EDGE_BACKENDS, PRECISIONS, is_bundle, read_manifest
 from t2a_edge.core.errors import T2AError
 
-BACKENDS = ("auto", "torch", "cuda")
+BACKENDS = ("auto", "torch", "cuda") + EDGE_BACKENDS
+DEFAULT_ORDER = ("onnx", "openvino", "executorch", "torch")  # when nothing was measured here
+RUNTIME_PACKAGES = {"torch": "torch", "cuda": "torch", "onnx": "onnxruntime", "openvino": "openvino",
+                    "coreml": "coremltools", "executorch": "executorch"}
+FASTEST_FILE = "fastest.json"
 
 
-def load_backend(model, backend: str = "auto", precision: str = "fp32", device: str | None = None):
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def cuda_available() -> bool:
+    """True when torch sees a CUDA GPU; avoids importing torch on machines with no NVIDIA driver."""
+    import sys
+
+    if "torch" not in sys.modules:
+        if not _installed("torch"):
+            return False
+        if not (Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi")):
+            return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def unavailable_reason(backend: str) -> str | None:
+    """Why `backend` cannot run on this machine, or None if it can."""
+    package = RUNTIME_PACKAGES[backend]
+    if backend == "coreml":
+        from t2a_edge.runtimes.coreml_backend import coreml_unavailable_reason
+
+        return coreml_unavailable_reason()
+    if not _installed(package):
+        extra = "torch" if package == "torch" else "'t2a-edge[edge]'"
+        return f"{package} is not installed (pip install {extra})"
+    if backend == "cuda" and not cuda_available():
+        return "no CUDA GPU is available here"
+    return None
+
+
+def runnable_backends() -> list[str]:
+    return [b for b in BACKENDS[1:] if unavailable_reason(b) is None]
+
+
+def _refuse(backend: str, reason: str) -> T2AError:
+    others = [b for b in runnable_backends() if b != backend]
+    return T2AError(f"backend '{backend}' cannot run here: {reason}; available: {', '.join(others) or 'none'}")
+
+
+# -- bundles in the cache --------------------------------------------------------------------------
+
+def model_sha(folder: Path) -> str:
+    """Identity of a model folder: sha256 of its model.json (which holds every weight file's hash)."""
+    from t2a_edge.core.model_files import MODEL_FILE
+
+    return hashlib.sha256((Path(folder) / MODEL_FILE).read_bytes()).hexdigest()[:16]
+
+
+def cached_bundle_dir(folder: Path, backend: str, precision: str) -> Path:
+    from t2a_edge.core.paths import bundles_dir
+
+    return bundles_dir() / model_sha(folder) / f"{backend}-{precision}"
+
+
+def convert_model_folder(folder: Path, backend: str, precision: str, out: Path, force: bool = False,
+                         progress=True) -> dict:
+    """Convert a model folder into a bundle at `out` (torch and the exporters needed)."""
+    if not _installed("torch"):
+        raise T2AError(f"converting to {backend} needs torch (pip install torch), or a ready bundle: "
+                       "pass a bundle folder with --model")
+    from t2a_edge.convert.bundle import convert_bundles
+    from t2a_edge.core.model import load_model
+    from t2a_edge.core.model_files import read_model_meta
+
+    meta = read_model_meta(folder)
+    if meta.get("kind") != "student":
+        raise T2AError(f"edge bundles are for student models (energy head); {folder} is a {meta.get('kind')} model: "
+                       "run it with --backend torch")
+    model = load_model(folder)
+    model_meta = {"sha": model_sha(folder), "source": str(Path(folder).resolve()),
+                  "defaults": meta.get("defaults", {})}
+    bar = _progress_bar(f"converting for {backend} {precision}") if progress is True else None
+    callback = progress if callable(progress) else (bar.callback if bar else None)
+    try:
+        manifests = convert_bundles(model, [backend], [precision], lambda b, p: out, model_meta=model_meta,
+                                    force=force, progress=callback)
+    finally:
+        if bar:
+            bar.close()
+    return manifests[backend, precision]
+
+
+class _progress_bar:
+    """A tqdm bar on stderr driven by the converter's stage callback."""
+
+    def __init__(self, label: str):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=1, desc=label, unit="stage", leave=False, dynamic_ncols=True)
+
+    def callback(self, text: str, done: int, total: int) -> None:
+        self.bar.total = total
+        self.bar.set_postfix_str(text[:40])
+        self.bar.update(done - self.bar.n)
+
+    def close(self):
+        self.bar.close()
+
+
+def ensure_bundle(folder: Path, backend: str, precision: str, progress=True) -> tuple[Path, bool]:
+    """The cached bundle of a model for a backend and precision, converting it once if missing.
+
+    Returns (bundle folder, whether it was converted now).
+    """
+    out = cached_bundle_dir(folder, backend, precision)
+    if is_bundle(out):
+        return out, False
+    try:
+        convert_model_folder(folder, backend, precision, out, force=out.exists(), progress=progress)
+    except T2AError:
+        if is_bundle(out):  # another process finished the same conversion first
+            return out, False
+        raise
+    return out, True
+
+
+# -- the bench record that 'auto' reads ------------------------------------------------------------
+
+def fastest_record_path() -> Path:
+    from t2a_edge.core.paths import cache_dir
+
+    return cache_dir() / "bench" / FASTEST_FILE
+
+
+def read_fastest() -> dict:
+    """{precision: {"backend": ..., "rtf": ..., "measured": ...}} from the last bench, or {}."""
+    path = fastest_record_path()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def record_fastest(record: dict) -> Path:
+    """Store the bench's fastest backend per precision (atomic write)."""
+    from t2a_edge.core.audio import atomic_write_bytes
+
+    path = fastest_record_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merged = read_fastest()
+    merged.update(record)
+    atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(json.dumps(merged, indent=2)))
+    return path
+
+
+def choose_auto(kind: str, precision: str) -> tuple[str, str]:
+    """(backend, why) for backend='auto' with a model folder."""
+    if kind != "student":
+        if cuda_available():
+            return "cuda", f"auto: {kind} models run on torch only; a CUDA GPU is present"
+        return "torch", f"auto: {kind} models run on torch only (CPU, no CUDA GPU)"
+    if precision == "fp32" and cuda_available():
+        return "cuda", "auto: a CUDA GPU is present (full-precision reference)"
+    if platform.system() == "Darwin" and unavailable_reason("coreml") is None:
+        return "coreml", "auto: macOS with coremltools: CoreML"
+    fastest = read_fastest().get(precision)
+    if isinstance(fastest, dict) and fastest.get("backend") in BACKENDS[1:]:
+        name = fastest["backend"]
+        if unavailable_reason(name) is None and (name in EDGE_BACKENDS or precision == "fp32"):
+            detail = f"real-time factor {fastest['rtf']:.3f}" if isinstance(fastest.get("rtf"), (int, float)) else ""
+            when = f" on {fastest['measured']}" if fastest.get("measured") else ""
+            return name, (f"auto: {name} was the fastest {precision} backend in `t2a-edge bench` on this machine"
+                          f"{when}{' (' + detail + ')' if detail else ''}")
+    for name in DEFAULT_ORDER:
+        if name == "torch" and precision != "fp32":
+            continue
+        if unavailable_reason(name) is None:
+            return name, (f"auto: no GPU, not macOS, no bench record; first installed of the default order "
+                          f"{' > '.join(DEFAULT_ORDER)}")
+    raise T2AError(f"no backend can run {precision} here: install onnxruntime (pip install 't2a-edge[edge]') "
+                   "or torch")
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+def _bundle_backend(folder: Path, backend: str):
+    """Instantiate the runtime class of an edge backend on a bundle folder."""
+    reason = unavailable_reason(backend)
+    if reason:
+        raise _refuse(backend, reason)
+    if backend == "onnx":
+        from t2a_edge.runtimes.onnx_backend import OnnxBackend as cls
+    elif backend == "openvino":
+        from t2a_edge.runtimes.openvino_backend import OpenVinoBackend as cls
+    elif backend == "coreml":
+        from t2a_edge.runtimes.coreml_backend import CoreMLBackend as cls
+    else:
+        from t2a_edge.runtimes.executorch_backend import ExecuTorchBackend as cls
+    return cls(folder)
+
+
+def _check_names(backend: str, precision: str | None) -> None:
+    if backend not in BACKENDS:
+        raise T2AError(f"unknown backend '{backend}': choose one of {', '.join(BACKENDS)}")
+    if precision is not None and precision not in PRECISIONS:
+        raise T2AError(f"unknown precision '{precision}': choose one of {', '.join(PRECISIONS)}")
+
+
+def load_bundle(folder: Path, backend: str = "auto", precision: str | None = None):
+    """A bundle folder on its own backend."""
+    manifest = read_manifest(folder)
+    own = manifest["backend"]
+    if backend not in ("auto", own):
+        raise T2AError(f"{folder} is a {own} bundle and runs on {own}, not {backend}: pass the model folder "
+                       f"to use {backend}")
+    if precision is not None and precision != manifest["precision"]:
+        raise T2AError(f"{folder} is a {manifest['precision']} bundle, not {precision}: pass --precision "
+                       f"{manifest['precision']} (or the model folder to convert for {precision})")
+    runtime = _bundle_backend(folder, own)
+    why = f"a {own} {manifest['precision']} bundle" + (" (auto: the bundle's own backend)" if backend == "auto" else "")
+    meta = {"kind": "student", "defaults": manifest.get("model", {}).get("defaults", {}), "bundle": str(folder),
+            "manifest": manifest}
+    return runtime, meta, why
+
+
+def load_backend(model, backend: str = "auto", precision: str | None = None, device: str | None = None,
+                 progress=True):
     """Returns (backend, model metadata, why it was chosen)."""
     from t2a_edge.runtimes.api import resolve_model_dir
 
-    if backend not in BACKENDS:
-        raise T2AError(f"unknown backend '{backend}': choose one of {', '.join(BACKENDS)}")
+    _check_names(backend, precision)
+    if str(model) != "default" and is_bundle(Path(model).expanduser()):
+        if device is not None:
+            raise T2AError("--device applies to the torch backend, not to a bundle")
+        return load_bundle(Path(model).expanduser(), backend, precision)
     folder = resolve_model_dir(model)
-    import torch
-
-    from t2a_edge.core.model import load_model
     from t2a_edge.core.model_files import read_model_meta
-    from t2a_edge.runtimes.torch_backend import TorchBackend
 
-    if backend == "cuda" or device == "cuda":
-        if not torch.cuda.is_available():
-            raise T2AError("CUDA was asked for but no CUDA GPU is available here: use --backend torch (CPU)")
-        device, why = "cuda", "asked for CUDA"
-    elif backend == "auto" and device is None and torch.cuda.is_available():
-        device, why = "cuda", "auto: a CUDA GPU is present (full-precision reference)"
-    else:
-        device = device or "cpu"
-        why = "asked for torch" if backend == "torch" else "auto: no GPU; torch on CPU"
-    if precision != "fp32":
-        raise T2AError(f"the torch backend runs fp32 only, not {precision}")
     meta = read_model_meta(folder)
-    return TorchBackend(load_model(folder, device), device), meta, why
+    kind = meta.get("kind", "student")
+    why = None
+    if device == "cuda" and backend in ("auto", "torch"):
+        backend, why = "cuda", "asked for the CUDA device"
+    elif device == "cpu" and backend == "auto":
+        backend, why = "torch", "asked for the CPU torch device"
+    if backend == "auto":
+        backend, why = choose_auto(kind, precision or "fp32")
+    precision = precision or "fp32"
+    if backend in ("torch", "cuda"):
+        reason = unavailable_reason(backend)
+        if reason:
+            raise _refuse(backend, reason)
+        if precision != "fp32":
+            raise T2AError(f"the torch backend runs fp32 only, not {precision}: use --backend onnx, openvino or "
+                           "executorch for int8")
+        if device == "cpu" and backend == "cuda":
+            raise T2AError("--backend cuda and --device cpu contradict each other")
+        from t2a_edge.core.model import load_model
+        from t2a_edge.runtimes.torch_backend import TorchBackend
+
+        device = "cuda" if backend == "cuda" else "cpu"
+        return TorchBackend(load_model(folder, device), device), meta, why or f"asked for {backend}"
+    if device is not None:
+        raise T2AError(f"--device applies to the torch backend, not to {backend}")
+    if kind != "student":
+        raise T2AError(f"edge bundles are for student models (energy head); this is a {kind} model: "
+                       "run it with --backend torch")
+    reason = unavailable_reason(backend)
+    if reason:
+        raise _refuse(backend, reason)
+    bundle, converted = ensure_bundle(folder, backend, precision, progress)
+    runtime, _, _ = load_bundle(bundle, backend, precision)
+    why = why or f"asked for {backend}"
+    why += f"; bundle {'converted now and cached' if converted else 'from the cache'} at {bundle}"
+    return runtime, meta, why
+
+
+__all__ = ["BACKENDS", "DEFAULT_ORDER", "load_backend", "choose_auto", "ensure_bundle", "cached_bundle_dir",
+           "record_fastest", "read_fastest", "unavailable_reason", "runnable_backends", "model_sha"]

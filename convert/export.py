@@ -1,0 +1,261 @@
+"""The three bundle components as exportable torch modules, their dynamic shapes and parity checks.
+
+Every backend starts from the same `torch.export` programs built here:
+
+- `text_encoder`: ids (B, L) int64, mask (B, L) int64 -> states (B, L, 384)
+- `step`: StudentStep, the guided backbone + energy head for one iteration (CFG batched inside)
+- `decoder`: DecoderGraph, tokens (B, N, D) -> waveform (B, N * token_samples)
+
+B (up to MAX_BATCH) and N (up to the model's max tokens) are dynamic; L is the model's fixed
+caption length. cfg and temperature are (1,) float32 tensors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from t2a_edge.core.config import ModelConfig, preset
+from t2a_edge.core.errors import T2AError
+from t2a_edge.core.model import DecoderGraph, StudentStep, T2AModel
+from t2a_edge.core.text import TEXT_DIM, TextEncoder
+
+COMPONENTS = ("text_encoder", "step", "decoder")
+MAX_BATCH = 8  # largest batch one component call takes; the runtimes split bigger batches
+# XNNPACK reshapes take one dynamic dimension, so ExecuTorch programs fix batch 1 (N stays dynamic).
+BACKEND_MAX_BATCH = {"onnx": MAX_BATCH, "openvino": MAX_BATCH, "coreml": MAX_BATCH, "executorch": 1}
+EXAMPLE_BATCH = 2  # torch.export specialises a dimension whose example size is 0 or 1
+
+
+@dataclass
+class Component:
+    """One bundle component: the module, its input/output names and shapes."""
+
+    name: str
+    module: nn.Module
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    # input name -> {axis: "batch" | "tokens"}: which axes are dynamic
+    dynamic: dict = field(default_factory=dict)
+
+    def example(self, config: ModelConfig, batch: int = EXAMPLE_BATCH, tokens: int | None = None,
+                seed: int = 0) -> dict[str, np.ndarray]:
+        """Fixed random inputs of the given batch and token count (numpy, in input order)."""
+        return sample_inputs(self.name, config, batch, tokens or min(config.max_tokens, 7), seed)
+
+
+def sample_inputs(name: str, config: ModelConfig, batch: int, tokens: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic random inputs for a component, shaped like real generation inputs."""
+    rng = np.random.default_rng(seed)
+    length = config.backbone.text_tokens
+    if name == "text_encoder":
+        ids = rng.integers(1000, 30000, (batch, length)).astype(np.int64)
+        mask = np.zeros((batch, length), np.int64)
+        for i in range(batch):
+            mask[i, : rng.integers(3, length + 1)] = 1
+        ids[:, 0] = 101  # [CLS]
+        return {"ids": ids * mask, "mask": mask}
+    if name == "step":
+        text_mask = np.zeros((batch, length), np.float32)
+        for i in range(batch):
+            text_mask[i, : rng.integers(3, length + 1)] = 1
+        return {
+            "text": rng.standard_normal((batch, length, TEXT_DIM)).astype(np.float32) * 0.5,
+            "text_mask": text_mask,
+            "tokens": rng.standard_normal((batch, tokens, config.token_dim)).astype(np.float32),
+            "known": (rng.random((batch, tokens)) < 0.5).astype(np.float32),
+            "noise": rng.uniform(-0.5, 0.5, (batch, tokens, config.head.noise_dim)).astype(np.float32),
+            "cfg": np.array([3.0], np.float32),
+            "temperature": np.array([0.7], np.float32),
+        }
+    if name == "decoder":
+        return {"tokens": rng.standard_normal((batch, tokens, config.token_dim)).astype(np.float32)}
+    raise ValueError(name)
+
+
+def standard_strides(module: nn.Module) -> nn.Module:
+    """Copy every buffer into a fresh tensor with standard strides (same values).
+
+    A buffer made from a numpy view can carry a 0 stride on a size-1 axis, which ExecuTorch rejects.
+    """
+    for sub in module.modules():
+        for key, buf in list(sub._buffers.items()):
+            if buf is not None:
+                sub._buffers[key] = torch.empty(buf.shape, dtype=buf.dtype).copy_(buf)
+        # Derived constants (the iSTFT basis) become plain buffers: ExecuTorch's verifier rejects a
+        # non-persistent buffer that ends up among a program's constants.
+        sub._non_persistent_buffers_set.clear()
+    return module
+
+
+class OverlapAddISTFT(nn.Module):
+    """The model's InverseSTFT as one matmul and a shifted sum: the same numbers, exported faster.
+
+    conv_transpose1d with an n_fft-long kernel runs as a slow direct loop in XNNPACK, ExecuTorch's
+    portable kernels and CoreML; a GEMM against the inverse-DFT basis followed by overlap-add of
+    n_fft / hop shifted hop-long blocks computes the same sum. Parity checks hold it to torch.
+    """
+
+    def __init__(self, istft):
+        super().__init__()
+        n_fft, hop = istft.n_fft, istft.hop
+        if n_fft % hop:
+            raise ValueError("overlap-add export needs n_fft to be a multiple of hop")
+        self.n_fft, self.hop, self.overlap = n_fft, hop, n_fft // hop
+        self.register_buffer("basis_t", istft.basis[:, 0, :].t().contiguous().clone())  # (n_fft, 2 * bins)
+        self.register_buffer("window_sq", istft.window_sq.reshape(self.overlap, hop, 1).contiguous().clone())
+
+    def _overlap_add(self, blocks: torch.Tensor) -> torch.Tensor:
+        """(B, overlap, hop, T) frame blocks -> (B, (T + overlap - 1) * hop) summed signal."""
+        r = self.overlap
+        total = None
+        for j in range(r):
+            shifted = torch.nn.functional.pad(blocks[:, j], (j, r - 1 - j))
+            total = shifted if total is None else total + shifted
+        return total.transpose(1, 2).reshape(blocks.shape[0], -1)
+
+    def forward(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        frames = torch.cat([real, imag], dim=1)  # (B, 2 * bins, T)
+        batch, steps = frames.shape[0], frames.shape[-1]
+        blocks = torch.matmul(self.basis_t, frames).reshape(batch, self.overlap, self.hop, steps)
+        signal = self._overlap_add(blocks)
+        ones = torch.ones_like(real[:, :1, :])  # (B, 1, T)
+        envelope = self._overlap_add((self.window_sq * ones[:, None]).expand(batch, self.overlap, self.hop, steps))
+        signal = signal / envelope.clamp_min(1e-8)
+        trim = self.n_fft // 2
+        return signal[:, trim:trim + steps * self.hop]
+
+
+def _slim(model: T2AModel, keep: tuple[str, ...]) -> T2AModel:
+    """A copy of the model holding only the parts one component uses (the rest set to None)."""
+    slim = copy.deepcopy(model).float().cpu().eval()
+    for part in ("codec", "backbone", "diffusion_head", "energy_head"):
+        if part not in keep:
+            setattr(slim, part, None)
+    if "codec" in keep:
+        slim.codec.encoder = None  # training only
+        slim.codec.decoder.istft = OverlapAddISTFT(slim.codec.decoder.istft)
+    return standard_strides(slim)
+
+
+def components(model: T2AModel, text_encoder: TextEncoder | None = None) -> list[Component]:
+    """The three components of a student model, on CPU in fp32, ready to export."""
+    if model.energy_head is None:
+        raise T2AError(f"bundles are for student models (energy head); this is a {model.kind} model: "
+                       "distil a student first, or run a teacher with --backend torch")
+    text_encoder = standard_strides(copy.deepcopy(text_encoder or TextEncoder.pretrained()).float().cpu().eval())
+    batch = {0: "batch"}
+    batch_tokens = {0: "batch", 1: "tokens"}
+    return [
+        Component("text_encoder", text_encoder, ("ids", "mask"), ("states",), {"ids": batch, "mask": batch}),
+        Component("step", StudentStep(_slim(model, ("backbone", "energy_head"))).eval(),
+                  ("text", "text_mask", "tokens", "known", "noise", "cfg", "temperature"), ("prediction",),
+                  {"text": batch, "text_mask": batch, "tokens": batch_tokens, "known": batch_tokens,
+                   "noise": batch_tokens}),
+        Component("decoder", DecoderGraph(_slim(model, ("codec",))).eval(), ("tokens",), ("wave",), {"tokens": batch_tokens}),
+    ]
+
+
+@contextlib.contextmanager
+def export_friendly():
+    """Trace `Tensor.chunk` as narrow() slices while exporting (the same values).
+
+    ExecuTorch's edge lowering specialises the batch dimension of a graph that splits the last
+    axis with split_with_sizes; slices keep it dynamic. The model code itself stays untouched.
+    """
+    original = torch.Tensor.chunk
+
+    def chunk(self, chunks, dim=0):
+        size = self.shape[dim]
+        if not isinstance(size, int) or size % chunks:
+            return original(self, chunks, dim)
+        step = size // chunks
+        return tuple(self.narrow(dim, i * step, step) for i in range(chunks))
+
+    torch.Tensor.chunk = chunk
+    try:
+        yield
+    finally:
+        torch.Tensor.chunk = original
+
+
+def dynamic_shapes(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH):
+    """torch.export Dim specs for the component's inputs (batch and token count dynamic)."""
+    from torch.export import Dim
+
+    dims = {"batch": Dim("batch", min=1, max=max_batch) if max_batch > 1 else None,  # None: static batch 1
+            "tokens": Dim("tokens", min=1, max=config.max_tokens)}
+    specs = []
+    for name in component.inputs:
+        axes = {axis: dims[kind] for axis, kind in component.dynamic.get(name, {}).items() if dims[kind] is not None}
+        specs.append(axes or None)
+    return tuple(specs)
+
+
+def example_for_export(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH) -> dict:
+    """Inputs to trace with: batch 2 when batch is dynamic (a size-1 example would be specialised)."""
+    return component.example(config, EXAMPLE_BATCH if max_batch > 1 else 1,
+                             min(config.max_tokens, max(2, config.max_tokens // 2)))
+
+
+def to_torch(inputs: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.from_numpy(np.ascontiguousarray(v)) for v in inputs.values())
+
+
+def export_program(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH):
+    """torch.export the component with dynamic batch and token count."""
+    from torch.export import export
+
+    example = example_for_export(component, config, max_batch)
+    with export_friendly(), torch.no_grad():
+        try:
+            return export(component.module, to_torch(example), dynamic_shapes=dynamic_shapes(component, config, max_batch))
+        except Exception as exc:  # surface which component failed, keep the cause
+            raise RuntimeError(f"torch.export of {component.name} failed: {exc}") from exc
+
+
+@torch.no_grad()
+def reference(component: Component, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """The torch fp32 output of a component for numpy inputs."""
+    return component.module(*to_torch(inputs)).numpy()
+
+
+def parity_inputs(component: Component, config: ModelConfig) -> list[dict[str, np.ndarray]]:
+    """The fixed inputs parity is measured on: batch 1 at full length, batch 2 at a short length."""
+    short = max(1, min(config.max_tokens, config.max_tokens // 3 + 1))
+    return [component.example(config, 1, config.max_tokens, seed=1), component.example(config, 2, short, seed=2)]
+
+
+def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """max |a - b| / max |b|: the figure held to 1e-4 for fp32 components."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    if actual.shape != expected.shape:
+        return float("inf")
+    return float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-12))
+
+
+def norm_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """||a - b|| / ||b||: the typical size of an error (used to judge int8 components)."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    if actual.shape != expected.shape:
+        return float("inf")
+    return float(np.linalg.norm(actual - expected) / max(np.linalg.norm(expected), 1e-12))
+
+
+def random_student(name: str = "small", seed: int = 0) -> T2AModel:
+    """A random-weight student of a preset, for speed measurements and tests only.
+
+    Zero-initialised layers (AdaLN modulation, final projections) get their default random init,
+    so every component computes something non-trivial; the audio is meaningless.
+    """
+    torch.manual_seed(seed)
+    model = T2AModel(preset(name), diffusion_head=False, energy_head=True)
+    for module in model.modules():
+        if isinstance(module, nn.Linear) and not module.weight.detach().any():
+            module.reset_parameters()
+    return model.eval()

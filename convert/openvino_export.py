@@ -1,0 +1,56 @@
+"""Lowering to OpenVINO IR (from the ONNX graph) and NNCF int8 quantization."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from t2a_edge.convert.export import Component
+from t2a_edge.convert.onnx_export import export_onnx, quiet
+
+EXT = ".xml"
+
+
+def _ir_files(path: Path) -> list[str]:
+    return [path.name, path.with_suffix(".bin").name]
+
+
+def _fp32_model(component: Component, program, folder: Path):
+    import openvino as ov
+
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        onnx_path = export_onnx(component, program, Path(tmp) / f"{component.name}.onnx")
+        with quiet():
+            return ov.convert_model(str(onnx_path))
+
+
+def lower(component: Component, program, config, folder: Path, precision: str) -> list[str]:
+    """IR (.xml + .bin) of a component; fp16 stores fp16 weights (computed per the runtime hint)."""
+    import openvino as ov
+
+    model = _fp32_model(component, program, folder)
+    path = folder / f"{component.name}{EXT}"
+    ov.save_model(model, str(path), compress_to_fp16=precision == "fp16")
+    return _ir_files(path)
+
+
+def quantize(component: Component, program, config, folder: Path, fp32_file: str, calibration) -> dict[str, list[str]]:
+    """int8 candidates: NNCF static quantization on calibration inputs, and int8 weight compression."""
+    import nncf
+    import openvino as ov
+
+    core = ov.Core()
+    candidates = {}
+    model_type = nncf.ModelType.TRANSFORMER if component.name in ("text_encoder", "step") else None
+    with quiet():
+        fp32 = core.read_model(str(folder / fp32_file))
+        quantized = nncf.quantize(fp32, nncf.Dataset(calibration), model_type=model_type,
+                                  subset_size=len(calibration), fast_bias_correction=True)
+        path = folder / f"{component.name}.int8{EXT}"
+        ov.save_model(quantized, str(path), compress_to_fp16=False)
+        candidates["nncf-static-int8"] = _ir_files(path)
+        compressed = nncf.compress_weights(core.read_model(str(folder / fp32_file)), mode=nncf.CompressWeightsMode.INT8_ASYM)
+        path = folder / f"{component.name}.int8w{EXT}"
+        ov.save_model(compressed, str(path), compress_to_fp16=False)
+        candidates["nncf-weights-int8"] = _ir_files(path)
+    return candidates

@@ -1,0 +1,118 @@
+"""int8 per component: calibration inputs, candidates per backend, and the measured choice.
+
+A candidate is kept only if it is faster than the fp32 component on this machine *and* its
+output stays close to torch's; otherwise the component stays fp32 and the manifest says why.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from t2a_edge.convert.export import Component, norm_error, reference
+
+CALIBRATION_PROMPTS = (
+    "a dog barks twice", "heavy rain on a tin roof", "a car engine starts and idles",
+    "birds chirping in a forest", "a wooden door slams shut", "people talking in a busy cafe",
+)
+# Largest typical error ||int8 - torch|| / ||torch|| a component may show and still be kept.
+ERROR_LIMITS = {"text_encoder": 0.10, "step": 0.10, "decoder": 0.10}
+MIN_SPEEDUP = 1.1  # int8 must be at least this much faster than fp32
+
+
+class _Capture:
+    """A Backend over the torch components that records every input it is given."""
+
+    def __init__(self, parts: dict[str, Component], config):
+        self.parts, self.config, self.kind = parts, config, "student"
+        self.seen = {name: [] for name in parts}
+
+    def _call(self, name, inputs):
+        self.seen[name].append(inputs)
+        return reference(self.parts[name], inputs)
+
+    def encode_text(self, ids, mask):
+        return self._call("text_encoder", {"ids": ids, "mask": mask})
+
+    def step(self, text, text_mask, tokens, known, noise, cfg, temperature):
+        return self._call("step", {"text": text, "text_mask": text_mask, "tokens": tokens, "known": known,
+                                   "noise": noise, "cfg": np.array([cfg], np.float32),
+                                   "temperature": np.array([temperature], np.float32)})
+
+    def decode(self, tokens):
+        return self._call("decoder", {"tokens": tokens})
+
+
+def _split(inputs: dict[str, np.ndarray], batched: tuple[str, ...]) -> list[dict[str, np.ndarray]]:
+    batch = inputs[batched[0]].shape[0]
+    return [{k: (np.ascontiguousarray(v[i:i + 1]) if k in batched else v) for k, v in inputs.items()}
+            for i in range(batch)]
+
+
+def calibration_sets(parts: dict[str, Component], config, steps: int = 4, seed: int = 0) -> dict[str, list[dict]]:
+    """Real generation inputs of every component: the prompts above through the sampling loop."""
+    from t2a_edge.core.tokenizer import Tokenizer
+    from t2a_edge.runtimes.sampler import run_pipeline
+
+    capture = _Capture(parts, config)
+    seconds = max(config.max_seconds / 2, 1.0 / config.token_rate)
+    with torch.no_grad():
+        run_pipeline(capture, Tokenizer(config.backbone.text_tokens), list(CALIBRATION_PROMPTS), seconds,
+                     steps, 3.0, 0.7, seed)
+    batched = {"text_encoder": ("ids", "mask"), "step": ("text", "text_mask", "tokens", "known", "noise"),
+               "decoder": ("tokens",)}
+    return {name: [one for call in calls for one in _split(call, batched[name])]
+            for name, calls in capture.seen.items()}
+
+
+def time_ms(run, inputs: dict[str, np.ndarray], repeats: int = 5) -> float:
+    """Fastest of `repeats` calls after one warm-up (the minimum resists a busy machine)."""
+    run(inputs)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(inputs)
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
+
+
+def choose(component: Component, fp32_run, candidates: dict, timing_input: dict, checks: list[tuple[dict, np.ndarray]],
+           repeats: int = 5) -> tuple[str | None, dict]:
+    """Measure fp32 and each int8 candidate; return the kept candidate's label (or None) and the record.
+
+    candidates: label -> run(inputs) callable. checks: (inputs, torch output) pairs.
+    """
+    record = {"fp32_ms": round(time_ms(fp32_run, timing_input, repeats), 3), "candidates": {}}
+    limit = ERROR_LIMITS[component.name]
+    best, best_ms = None, record["fp32_ms"] / MIN_SPEEDUP
+    for label, run in candidates.items():
+        try:
+            error = max(norm_error(run(inputs), expected) for inputs, expected in checks)
+            ms = time_ms(run, timing_input, repeats)
+        except Exception as exc:  # a runtime that cannot run its own quantized graph
+            record["candidates"][label] = {"failed": str(exc).strip().splitlines()[0][:300]}
+            continue
+        record["candidates"][label] = {"ms": round(ms, 3), "norm_error": round(error, 5),
+                                       "speedup": round(record["fp32_ms"] / ms, 3)}
+        if error <= limit and ms < best_ms:
+            best, best_ms = label, ms
+    if best is not None:
+        c = record["candidates"][best]
+        record["reason"] = (f"{best}: {c['speedup']:.2f}x faster than fp32, error {c['norm_error']:.3g} "
+                            f"<= {limit}")
+    else:
+        why = []
+        for label, c in record["candidates"].items():
+            if "failed" in c:
+                why.append(f"{label}: fails to run")
+                continue
+            bad = []
+            if c["norm_error"] > limit:
+                bad.append(f"error {c['norm_error']:.3g} > {limit}")
+            if c["ms"] >= record["fp32_ms"] / MIN_SPEEDUP:
+                bad.append(f"only {c['speedup']:.2f}x the fp32 speed")
+            why.append(f"{label}: {', '.join(bad)}")
+        record["reason"] = "kept fp32: " + ("; ".join(why) or "no int8 candidate")
+    return best, record

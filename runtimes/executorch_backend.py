@@ -1,0 +1,68 @@
+"""ExecuTorch backend: runs .pte programs (XNNPACK delegate) through the pip runtime's pybindings.
+
+The pybindings take and return torch tensors, so this path imports torch (the ONNX Runtime and
+OpenVINO paths do not). A missing kernel shows only when a method loads, so every program is
+loaded here, at backend creation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from t2a_edge.core.errors import T2AError
+from t2a_edge.runtimes.bundle_backend import BundleBackend
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Hide the C++ runtime's informational lines (cpuinfo probing) written straight to fd 2."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class ExecuTorchBackend(BundleBackend):
+    """Each component is a loaded `forward` method of an ExecuTorch program."""
+
+    name = "executorch"
+
+    def _open(self, component: str, path: Path):
+        try:
+            import torch
+            from executorch.runtime import Runtime
+        except ImportError:
+            raise T2AError("the executorch backend needs ExecuTorch: pip install executorch") from None
+        torch.set_num_threads(self.threads)
+        try:
+            with native_stderr_silenced():
+                program = Runtime.get().load_program(str(path))
+                method = program.load_method("forward")
+        except Exception as exc:  # a missing operator or a bad file shows up here
+            raise T2AError(f"ExecuTorch cannot load {path}: {str(exc).strip().splitlines()[0]}") from None
+        return program, method, tuple(self.manifest["components"][component]["inputs"])
+
+    def _run(self, component: str, session, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        _, method, names = session
+        try:
+            out = method.execute([torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in names])
+        except RuntimeError as exc:
+            raise T2AError(f"ExecuTorch failed running {component}: {str(exc).strip().splitlines()[0]}") from None
+        return out[0].numpy().copy()
