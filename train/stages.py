@@ -17,7 +17,7 @@ from t2a_edge.core.heads import diffusion_loss, energy_score_loss
 from t2a_edge.core.masking import training_mask
 from t2a_edge.core.model import T2AModel, load_model, save_model
 from t2a_edge.core.model_files import read_model_meta
-from t2a_edge.train.losses import MelLoss, MultiResolutionSTFTLoss, kl_divergence
+from t2a_edge.train.losses import SpectrogramLoss, kl_divergence
 
 
 @dataclass
@@ -40,20 +40,23 @@ class Settings:
 
 
 class CodecLoss(nn.Module):
-    """Reconstruct random crops through the KL bottleneck: MR-STFT + mel + kl_weight * KL."""
+    """Predict the crop's STFT magnitudes through the KL bottleneck: STFT + mel + kl_weight * KL.
+
+    The decoder learns magnitudes only (its phase comes from Griffin-Lim), so the loss compares
+    spectrograms directly and no waveform is synthesised during training.
+    """
 
     def __init__(self, model: T2AModel, settings: Settings):
         super().__init__()
         self.codec = model.codec
-        self.stft_loss = MultiResolutionSTFTLoss()
-        self.mel_loss = MelLoss(model.cfg.codec.sample_rate)
+        self.spectral_loss = SpectrogramLoss(model.cfg.codec)
         self.kl_weight = settings.kl_weight
 
     def forward(self, batch: dict) -> dict:
         mean, logvar = self.codec.encoder(batch["wave"])
         z = mean + batch["eps"][..., : mean.shape[-1]] * torch.exp(0.5 * logvar)
-        recon = self.codec.decoder(z)
-        stft, mel, kl = self.stft_loss(recon, batch["wave"]), self.mel_loss(recon, batch["wave"]), kl_divergence(mean, logvar)
+        stft, mel = self.spectral_loss(self.codec.decoder.log_magnitude(z), batch["wave"])
+        kl = kl_divergence(mean, logvar)
         return {"loss": stft + mel + self.kl_weight * kl, "stft": stft, "mel": mel, "kl": kl}
 
 
