@@ -91,11 +91,13 @@ class GriffinLim(nn.Module):
     a constant table (not a random draw) so every backend produces the same waveform.
     """
 
-    def __init__(self, n_fft: int, hop: int, iterations: int, max_frames: int = 4096):
+    # 1024 frames = 10.24 s at a 160-sample hop: the model maximum, in 2.6 MB of constants.
+    def __init__(self, n_fft: int, hop: int, iterations: int, max_frames: int = 1024):
         super().__init__()
         self.iterations = iterations
         self.stft = ForwardSTFT(n_fft, hop)
         self.istft = InverseSTFT(n_fft, hop)
+        self.max_frames = max_frames
         phase = np.random.default_rng(1).uniform(-np.pi, np.pi, (n_fft // 2 + 1, max_frames))
         self.register_buffer("start_cos", torch.tensor(np.cos(phase), dtype=torch.float32), persistent=False)
         self.register_buffer("start_sin", torch.tensor(np.sin(phase), dtype=torch.float32), persistent=False)
