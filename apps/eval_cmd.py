@@ -243,37 +243,81 @@ def compare(configs, model, teacher, backend, seconds, seed, out, data, split, l
 @common_options
 def codec(model, out, data, split, limit, json_path, table_path, threads):
     """The codec ceiling: real clips encoded and decoded, scored and compared with the originals."""
-    import numpy as np
-
-    from t2a_edge.apps.evaluation import generation, metrics, recon
-    from t2a_edge.core.audio import load_audio, save_audio
+    from t2a_edge.apps.evaluation import generation
 
     check_inputs(json_path=json_path, table_path=table_path)
     tta = generation.load_model(model, "torch")
     session = Session(data, split, limit, threads)
+    rows = [session.real_row(), reconstruction_row(session, "codec reconstruction", tta.codec_roundtrip, out)]
+    _finish_reconstructions(rows, json_path, table_path, split=split, data=session.manifest, model=model)
+
+
+@eval_group.command("phase")
+@click.option("--iterations", default="0,4,16", show_default=True,
+              help="Griffin-Lim iteration counts to compare (0 = the fixed random start phase).")
+@common_options
+def phase(iterations, data, split, limit, json_path, table_path, threads):
+    """How much the codec's phase recovery costs: real clips rebuilt from their true STFT magnitudes."""
+    try:
+        counts = [int(part) for part in iterations.split(",")]
+    except ValueError:
+        raise T2AError(f"--iterations takes whole numbers separated by commas, got '{iterations}'") from None
+    if not counts or min(counts) < 0:
+        raise T2AError("--iterations must list counts >= 0")
+    check_inputs(json_path=json_path, table_path=table_path)
+    import numpy as np
+    import torch
+
+    from t2a_edge.core.config import CodecConfig
+    from t2a_edge.core.spectral import GriffinLim, stft_magnitude
+
+    session = Session(data, split, limit, threads)
+    cfg = CodecConfig()
     rows = [session.real_row()]
+    for count in counts:
+        griffin_lim = GriffinLim(cfg.n_fft, cfg.hop, count)
+
+        def rebuild(samples, griffin_lim=griffin_lim):
+            frames = len(samples) // cfg.hop
+            magnitude = stft_magnitude(torch.from_numpy(np.asarray(samples, np.float32))[None], cfg.n_fft, cfg.hop)
+            return griffin_lim(magnitude[..., :frames])[0].numpy()
+
+        rows.append(reconstruction_row(session, f"true magnitude, {count} Griffin-Lim iterations", rebuild, None))
+    _finish_reconstructions(rows, json_path, table_path, split=split, data=session.manifest)
+
+
+def reconstruction_row(session, label, rebuild, out) -> dict:
+    """Score `rebuild(original)` of every item like generated audio, plus reconstruction errors."""
+    import numpy as np
+
+    from t2a_edge.apps.evaluation import metrics, recon
+    from t2a_edge.core.audio import load_audio, save_audio
+
     errors = {"mel_l1": [], "mrstft": [], "embedding_cosine": [], "top1_agreement": []}
     with output_folder(out) as folder:
         files = []
         for item in session.items:
             original = load_audio(item.reference)
-            rebuilt = np.asarray(tta.codec_roundtrip(original), dtype=np.float32).reshape(-1)
+            rebuilt = np.asarray(rebuild(original), dtype=np.float32).reshape(-1)
             path = folder / f"{item.id}.wav"
             path.parent.mkdir(parents=True, exist_ok=True)
             files.append(save_audio(path, rebuilt, overwrite=True))
             errors["mel_l1"].append(recon.mel_l1(original, rebuilt))
             errors["mrstft"].append(recon.multi_resolution_stft(original, rebuilt))
-        row = session.score_files("codec reconstruction", session.items, files)
+        row = session.score_files(label, session.items, files)
         for ref, rebuilt in zip(session.references(), session.cache.many(files)):
             errors["embedding_cosine"].append(recon.cosine(ref.embedding, rebuilt.embedding))
             top1 = [metrics.top_k(c.scores, session.class_names, 1) for c in (ref, rebuilt)]
             errors["top1_agreement"].append(float(top1[0] == top1[1]))
     row.update({k: float(np.mean(v)) for k, v in errors.items()})
-    rows.append(row)
+    return row
+
+
+def _finish_reconstructions(rows, json_path, table_path, **meta) -> None:
     from t2a_edge.apps.evaluation import report
 
-    recon_table = report.markdown([row], columns=(report.COLUMNS[0], *report.RECON_COLUMNS), notes=None)
-    finish(rows, json_path, table_path, [recon_table], split=split, data=session.manifest, model=model)
+    recon_table = report.markdown(rows[1:], columns=(report.COLUMNS[0], *report.RECON_COLUMNS), notes=None)
+    finish(rows, json_path, table_path, [recon_table], **meta)
 
 
 @eval_group.command("real")

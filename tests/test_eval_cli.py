@@ -38,6 +38,8 @@ CASES = [
     (["eval", "compare", "studnet:K=8", "--data", "manifest.jsonl"], "start with 'teacher' or 'student'"),
     (["eval", "compare", "student:S=8", "--data", "manifest.jsonl"], "applies to the teacher only"),
     (["eval", "real", "--data", "missing.jsonl"], "no corpus manifest"),
+    (["eval", "phase", "--iterations", "4,x", "--data", "manifest.jsonl"], "--iterations takes whole numbers"),
+    (["eval", "phase", "--iterations", "-1", "--data", "manifest.jsonl"], "--iterations must list counts >= 0"),
     (["eval", "--generated", "gen", "--data", "manifest.jsonl", "--steps", "many"], "not a valid integer"),
 ]
 
