@@ -14,10 +14,10 @@ EXT = ".pte"
 
 
 def _write(program, path: Path) -> Path:
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
+    with quiet():  # importing executorch/torchao prints warnings about optional CUDA kernels
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
 
-    with quiet():
         executorch_program = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
     path.write_bytes(executorch_program.buffer)
     return path
@@ -61,9 +61,10 @@ def quantize(component: Component, program, config, folder: Path, fp32_file: str
     as well and lost too much (||error|| / ||torch|| 0.33 on the step and 0.35 on the decoder of a
     random-weight tiny model, against 0.02 and 0.007 dynamic), so they cost a lowering for nothing.
     """
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
-                                                                          get_symmetric_quantization_config)
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    with quiet():
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
+                                                                              get_symmetric_quantization_config)
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     candidates = {}
     for label, dynamic in (("xnnpack-dynamic-int8", True), ("xnnpack-static-int8", False)):

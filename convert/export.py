@@ -131,6 +131,58 @@ class OverlapAddISTFT(nn.Module):
         return signal[:, trim:trim + steps * self.hop]
 
 
+class FramedSTFT(nn.Module):
+    """The model's ForwardSTFT as framing by hop-long blocks and one matmul (the same numbers).
+
+    Like OverlapAddISTFT: a conv1d with an n_fft-long kernel and 2 * bins output channels is slow
+    on several runtimes; n_fft / hop shifted block views concatenated into frames and a GEMM
+    against the windowed DFT basis are fast everywhere.
+    """
+
+    def __init__(self, stft):
+        super().__init__()
+        n_fft, hop = stft.n_fft, stft.hop
+        if n_fft % hop:
+            raise ValueError("framed export needs n_fft to be a multiple of hop")
+        self.n_fft, self.hop, self.overlap = n_fft, hop, n_fft // hop
+        self.register_buffer("basis_t", stft.basis[:, 0, :].t().contiguous().clone())  # (n_fft, 2 * bins)
+
+    def forward(self, wave: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pad = self.n_fft // 2
+        padded = torch.nn.functional.pad(wave, (pad, pad))
+        blocks = padded.reshape(wave.shape[0], -1, self.hop)  # (B, T + overlap, hop) for T * hop samples
+        framed = torch.cat([blocks[:, j:j + frames] for j in range(self.overlap)], dim=-1)  # (B, frames, n_fft)
+        spec = torch.matmul(framed, self.basis_t).transpose(1, 2)  # (B, 2 * bins, frames)
+        half = spec.shape[1] // 2
+        return spec[:, :half], spec[:, half:]
+
+
+def dsp_shapes(config: ModelConfig) -> set[tuple[int, int]]:
+    """Shapes of the fixed STFT / inverse-STFT bases, which quantization leaves in fp32.
+
+    They are exact DSP constants, not learned weights, and the spectra they multiply span a
+    dynamic range that 8-bit activations flatten (quiet bins round to zero): vocoder quality is
+    lost there first.
+    """
+    n_fft = config.codec.n_fft
+    channels = 2 * (n_fft // 2 + 1)
+    return {(n_fft, channels), (channels, n_fft)}
+
+
+def fast_spectral(module: nn.Module) -> nn.Module:
+    """Swap every InverseSTFT / ForwardSTFT inside `module` for its matmul form (in place)."""
+    from t2a_edge.core import spectral
+
+    swaps = {getattr(spectral, "InverseSTFT", None): OverlapAddISTFT, getattr(spectral, "ForwardSTFT", None): FramedSTFT}
+    swaps.pop(None, None)
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            for kind, fast in swaps.items():
+                if type(child) is kind:
+                    setattr(parent, name, fast(child))
+    return module
+
+
 def _slim(model: T2AModel, keep: tuple[str, ...]) -> T2AModel:
     """A copy of the model holding only the parts one component uses (the rest set to None)."""
     slim = copy.deepcopy(model).float().cpu().eval()
@@ -139,7 +191,7 @@ def _slim(model: T2AModel, keep: tuple[str, ...]) -> T2AModel:
             setattr(slim, part, None)
     if "codec" in keep:
         slim.codec.encoder = None  # training only
-        slim.codec.decoder.istft = OverlapAddISTFT(slim.codec.decoder.istft)
+        fast_spectral(slim.codec.decoder)
     return standard_strides(slim)
 
 
@@ -259,3 +311,25 @@ def random_student(name: str = "small", seed: int = 0) -> T2AModel:
         if isinstance(module, nn.Linear) and not module.weight.detach().any():
             module.reset_parameters()
     return model.eval()
+
+
+def random_model_dir(name: str, seed: int = 0):
+    """A saved random-weight student of a preset in the cache (made on first use); speed tests only."""
+    from pathlib import Path
+
+    from t2a_edge.core.config import PRESETS
+    from t2a_edge.core.model import save_model
+    from t2a_edge.core.model_files import MODEL_FILE
+    from t2a_edge.core.paths import cache_dir
+
+    if name not in PRESETS:
+        raise T2AError(f"unknown preset '{name}' in random:{name}: choose one of {', '.join(PRESETS)}")
+    import hashlib
+
+    # The config hash keeps a model saved by an older version of the code from being reused.
+    digest = hashlib.sha256(preset(name).to_json().encode()).hexdigest()[:8]
+    folder = Path(cache_dir()) / "random-models" / f"{name}-seed{seed}-{digest}"
+    if not (folder / MODEL_FILE).is_file():
+        save_model(random_student(name, seed), folder,
+                   extra={"random_weights": True, "note": "random weights: for speed measurements only"})
+    return folder

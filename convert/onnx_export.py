@@ -59,7 +59,19 @@ def quantize(component: Component, program, config, folder: Path, fp32_file: str
     """int8 candidates: ONNX Runtime dynamic quantization (int8 weights, activations per call)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    import onnx
+    from onnx import numpy_helper
+
+    from t2a_edge.convert.export import dsp_shapes
+
+    source = folder / fp32_file
+    graph = onnx.load(str(source), load_external_data=False).graph
+    shapes = {init.name: tuple(numpy_helper.to_array(init).shape) for init in graph.initializer if len(init.dims) == 2}
+    keep = dsp_shapes(config)
+    exclude = [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm")
+               and any(shapes.get(name) in keep for name in node.input)]
     target = folder / f"{component.name}.int8{EXT}"
     with quiet():
-        quantize_dynamic(str(folder / fp32_file), str(target), weight_type=QuantType.QInt8, per_channel=True)
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_exclude=exclude)
     return {"ort-dynamic-int8": [target.name]}

@@ -19,6 +19,24 @@ from t2a_edge.runtimes.bundle_backend import BundleBackend
 
 
 @contextlib.contextmanager
+def _quiet_imports():
+    """executorch pulls torchao, which warns about CUDA-only kernels it cannot load on a CPU build."""
+    import io
+    import logging
+    import warnings
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        finally:
+            root.setLevel(level)
+
+
+@contextlib.contextmanager
 def native_stderr_silenced():
     """Hide the C++ runtime's informational lines (cpuinfo probing) written straight to fd 2."""
     try:
@@ -45,7 +63,9 @@ class ExecuTorchBackend(BundleBackend):
     def _open(self, component: str, path: Path):
         try:
             import torch
-            from executorch.runtime import Runtime
+
+            with _quiet_imports():
+                from executorch.runtime import Runtime
         except ImportError:
             raise T2AError("the executorch backend needs ExecuTorch: pip install executorch") from None
         torch.set_num_threads(self.threads)

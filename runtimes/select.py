@@ -125,7 +125,7 @@ class _progress_bar:
     def __init__(self, label: str):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=1, desc=label, unit="stage", leave=False, dynamic_ncols=True)
+        self.bar = tqdm(total=1, desc=label, unit="stage", leave=False, dynamic_ncols=True, disable=None)
 
     def callback(self, text: str, done: int, total: int) -> None:
         self.bar.total = total
