@@ -305,9 +305,12 @@ def _lower_backend(backend, precisions, lowerings, parts, programs, checks, cali
             if label is None:
                 entry = dict(fp32, quantization=record)
             else:
+                measured = record.get("candidates", {}).get(label, {})
+                parity = ({"relative_error": None, "structural_check": measured["structural_check"],
+                           "note": "CoreML predictions need macOS"} if "structural_check" in measured
+                          else {"norm_error": measured.get("norm_error")})
                 entry = {"spec": spec, "files": candidates[label], "method": label, "precision": "int8",
-                         "quantization": record, "parity": {"norm_error": record.get("candidates", {})
-                                                            .get(label, {}).get("norm_error")}}
+                         "quantization": record, "parity": parity}
             result[part.name]["int8"] = entry
     return result
 
@@ -363,16 +366,16 @@ def _pick(part, runtime, files, candidates, checks, tmp, config, runnable, expor
     from t2a_edge.convert.quantize import choose
 
     if not runnable:
-        # CoreML on Linux: nothing can be timed. Weight-only int8 halves nothing at run time but
-        # shrinks the file 4x; keep it except for the vocoder, which loses most to int8 elsewhere.
+        # CoreML off macOS: nothing can be timed or heard. Weight-only int8 shrinks the weights about
+        # 4x; keep it, except for the decoder: vocoders are the part known to lose quality to int8 first.
         label = next(iter(candidates))
         if part.name == "decoder":
-            return None, {"reason": "kept fp32: CoreML cannot be timed or run on this OS, and the decoder "
-                                    "(a vocoder) loses the most quality to int8 on the backends measured"}
-        for rel in candidates[label]:
-            exporter.structural_check(tmp / rel, part, config)
+            return None, {"reason": "kept fp32: CoreML cannot be timed or run on this OS, and vocoders are "
+                                    "the part known to lose quality to int8 first",
+                          "candidates": {label: {"not_used": "untimed"}}}
+        structure = exporter.structural_check(tmp / candidates[label][0], part, config)
         return label, {"reason": f"{label}: weights stored int8 (4x smaller); not timed (CoreML runs only on "
-                                 "macOS)"}
+                                 "macOS)", "candidates": {label: {"structural_check": structure}}}
     fp32_run = runtime.component_runner(tmp / files[0], part.name, spec, "fp32")
     runners, failed = {}, {}
     for label, rels in candidates.items():

@@ -74,7 +74,8 @@ def quantize(component: Component, program, config, folder: Path, fp32_file: str
                                                                                      is_dynamic=dynamic))
         with quiet(), torch.no_grad():
             prepared = prepare_pt2e(program.module(), quantizer)
-            for inputs in calibration:
+            # Dynamic quantization measures activations at run time: one pass only exercises the graph.
+            for inputs in (calibration[:1] if dynamic else calibration):
                 prepared(*to_torch(inputs))
             quantized = convert_pt2e(prepared)
             path = folder / f"{component.name}.{'int8' if dynamic else 'int8s'}{EXT}"

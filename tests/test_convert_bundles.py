@@ -1,0 +1,271 @@
+"""Bundles for every edge backend: parity with torch, int8 choices, dynamic shapes, hashes, no torch at run time.
+
+One tiny random-weight student and a one-layer stand-in text encoder (same vocabulary and width as
+MiniLM, so the real tokenizer feeds it) are converted once for onnx, openvino, executorch and
+coreml at fp32 and int8; every test below reads those bundles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from t2a_edge.convert import quality
+from t2a_edge.convert.bundle import E2E_SNR_DB, FP32_TOLERANCE, convert_bundles, runtime_class
+from t2a_edge.convert.export import components, random_student, reference, relative_error, sample_inputs
+from t2a_edge.core.bundle import MANIFEST, is_bundle, read_manifest
+from t2a_edge.core.errors import T2AError
+from t2a_edge.core.text import TextEncoder
+from t2a_edge.core.tokenizer import Tokenizer
+from t2a_edge.runtimes.sampler import run_pipeline
+from t2a_edge.runtimes.torch_backend import TorchBackend
+
+BACKENDS = ("onnx", "openvino", "executorch", "coreml")
+RUNNABLE = tuple(b for b in BACKENDS if b != "coreml" or platform.system() == "Darwin")
+ON_MAC = platform.system() == "Darwin"
+
+
+def stand_in_text_encoder() -> TextEncoder:
+    torch.manual_seed(1)
+    return TextEncoder(layers=1, heads=2, hidden=64).eval()
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """(backend, precision) -> bundle folder, plus the torch model and text encoder they came from."""
+    root = tmp_path_factory.mktemp("bundles")
+    model = random_student("tiny", seed=0)
+    text_encoder = stand_in_text_encoder()
+    manifests = convert_bundles(model, BACKENDS, ["fp32", "int8"], lambda b, p: root / f"{b}-{p}",
+                                text_encoder=text_encoder, model_meta={"sha": "test", "defaults": {"steps": 3}})
+    folders = {key: root / f"{key[0]}-{key[1]}" for key in manifests}
+    return {"folders": folders, "model": model, "text_encoder": text_encoder, "root": root}
+
+
+def generate(backend, prompts, seconds, steps=3, seed=5):
+    wave, _ = run_pipeline(backend, Tokenizer(backend.config.backbone.text_tokens), prompts, seconds, steps, 3.0,
+                           0.7, seed)
+    return wave
+
+
+def test_manifest_lists_everything(converted):
+    for (backend, precision), folder in converted["folders"].items():
+        manifest = read_manifest(folder)
+        assert manifest["format"] == 1 and manifest["backend"] == backend and manifest["precision"] == precision
+        assert manifest["sample_rate"] == 16000 and manifest["max_seconds"] == 2.0
+        assert manifest["token_rate"] == pytest.approx(25.0) and manifest["max_tokens"] == 50
+        assert manifest["config"]["backbone"]["width"] == 32
+        assert manifest["model"]["defaults"] == {"steps": 3}
+        for name in ("text_encoder", "step", "decoder"):
+            comp = manifest["components"][name]
+            assert (folder / comp["file"]).exists()
+            assert comp["files"] and all(len(sha) == 64 for sha in comp["files"].values())
+            assert comp["precision"] in ("fp32", "int8")
+        expected_ext = {"onnx": ".onnx", "openvino": ".xml", "executorch": ".pte", "coreml": ".mlpackage"}[backend]
+        assert manifest["components"]["step"]["file"].endswith(expected_ext)
+        assert "end_to_end" in manifest["parity"]
+        # Nothing but the manifest and the listed files (no temp leftovers).
+        listed = {Path(f).parts[0] for c in manifest["components"].values() for f in c["files"]}
+        assert {p.name for p in folder.iterdir()} == listed | {MANIFEST}
+    assert not [p for p in converted["root"].iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("backend", RUNNABLE)
+def test_fp32_components_match_torch(converted, backend):
+    """Recorded at conversion and measured again here, on other inputs: <= 1e-4 relative error."""
+    folder = converted["folders"][backend, "fp32"]
+    manifest = read_manifest(folder)
+    for name, figures in manifest["parity"]["components"].items():
+        assert figures["relative_error"] <= FP32_TOLERANCE, (name, figures)
+    runtime = runtime_class(backend)(folder)
+    parts = {p.name: p for p in components(converted["model"], converted["text_encoder"])}
+    config = converted["model"].cfg
+    for name, part in parts.items():
+        for batch, tokens in ((3, 11), (1, config.max_tokens)):
+            inputs = sample_inputs(name, config, batch, tokens, seed=40 + batch)
+            out = runtime.run_component(name, inputs)
+            assert relative_error(out, reference(part, inputs)) <= FP32_TOLERANCE, (backend, name, batch, tokens)
+
+
+@pytest.mark.parametrize("backend", RUNNABLE)
+def test_fp32_bundle_matches_torch_end_to_end(converted, backend):
+    """Same seed, same numpy sampling loop: the waveform is within 30 dB SNR of torch fp32."""
+    runtime = runtime_class(backend)(converted["folders"][backend, "fp32"])
+    torch_backend = TorchBackend(converted["model"], "cpu", converted["text_encoder"])
+    prompts = ["glass shattering on a stone floor", "a cat meows"]
+    with torch.no_grad():
+        expected = generate(torch_backend, prompts, 1.3)
+    got = generate(runtime, prompts, 1.3)
+    assert got.shape == expected.shape == (2, int(1.3 * 16000))
+    assert quality.snr_db(got, expected) >= E2E_SNR_DB
+    recorded = read_manifest(converted["folders"][backend, "fp32"])["parity"]["end_to_end"]
+    assert recorded["snr_db"] >= E2E_SNR_DB
+
+
+@pytest.mark.parametrize("backend", RUNNABLE)
+def test_int8_bundle_choices_and_quality(converted, backend):
+    """Each component says what it is and why; the bundle still sounds like the fp32 model."""
+    folder = converted["folders"][backend, "int8"]
+    manifest = read_manifest(folder)
+    for name, comp in manifest["components"].items():
+        record = comp["quantization"]
+        assert record["reason"]
+        assert record["candidates"], name
+        if comp["precision"] == "int8":
+            assert comp["method"] in record["candidates"] and record["reason"].startswith(comp["method"])
+        else:
+            assert comp["method"] == "fp32" and record["reason"].startswith("kept fp32")
+    runtime = runtime_class(backend)(folder)
+    torch_backend = TorchBackend(converted["model"], "cpu", converted["text_encoder"])
+    prompts = ["a dog barks twice"]
+    with torch.no_grad():
+        expected = generate(torch_backend, prompts, 1.5)
+    got = generate(runtime, prompts, 1.5)
+    figures = quality.compare(got, expected)
+    if figures["judge_cosine"] is not None:
+        assert figures["judge_cosine"] >= 0.9, figures
+    # Without the judge (not installed here) the log-mel cosine stands in.
+    assert figures["logmel_cosine"] >= 0.9, figures
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_every_executorch_program_loads_and_runs(converted, precision):
+    """A missing operator only shows when a method loads: load each .pte and run it at two lengths."""
+    from executorch.runtime import Runtime
+
+    folder = converted["folders"]["executorch", precision]
+    manifest = read_manifest(folder)
+    config = converted["model"].cfg
+    for name, comp in manifest["components"].items():
+        program = Runtime.get().load_program(str(folder / comp["file"]))
+        method = program.load_method("forward")
+        for tokens in (1, config.max_tokens):
+            inputs = sample_inputs(name, config, 1, tokens, seed=7)
+            out = method.execute([torch.from_numpy(inputs[k]) for k in comp["inputs"]])[0]
+            assert torch.isfinite(out).all(), (name, tokens)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_coreml_converts_with_a_structural_check(converted, precision):
+    folder = converted["folders"]["coreml", precision]
+    manifest = read_manifest(folder)
+    for name, comp in manifest["components"].items():
+        assert (folder / comp["file"]).is_dir() and comp["file"].endswith(".mlpackage")
+        check = manifest["parity"]["components"][name]
+        if ON_MAC:
+            continue
+        structure = check["structural_check"]
+        assert structure["outputs"] == comp["outputs"] and structure["inputs"] == comp["inputs"]
+        assert structure["bytes"] > 0 and structure["ops"]
+    step = manifest["parity"]["components"]["step"]
+    if not ON_MAC:
+        # Ranged shapes: batch 1..8, tokens 1..max_tokens.
+        assert step["structural_check"]["ranges"]["tokens"][1] == [1, 50]
+        assert step["structural_check"]["ranges"]["tokens"][0] == [1, 8]
+
+
+@pytest.mark.skipif(not ON_MAC, reason="CoreML predictions need macOS")
+def test_coreml_runs_and_matches_torch_on_macos(converted):
+    runtime = runtime_class("coreml")(converted["folders"]["coreml", "fp32"])
+    torch_backend = TorchBackend(converted["model"], "cpu", converted["text_encoder"])
+    with torch.no_grad():
+        expected = generate(torch_backend, ["a cat meows"], 1.0)
+    assert quality.snr_db(generate(runtime, ["a cat meows"], 1.0), expected) >= E2E_SNR_DB
+
+
+@pytest.mark.skipif(ON_MAC, reason="checks the refusal off macOS")
+def test_coreml_refuses_to_run_off_macos_in_one_line(converted):
+    with pytest.raises(T2AError) as err:
+        runtime_class("coreml")(converted["folders"]["coreml", "fp32"])
+    message = str(err.value)
+    assert "macOS" in message and "onnx" in message and "\n" not in message
+
+
+def test_dynamic_length_and_batch(converted):
+    """Any length up to the maximum, and batches, without padding to the maximum."""
+    import onnx
+
+    folder = converted["folders"]["onnx", "fp32"]
+    for name in ("step", "decoder"):
+        graph = onnx.load(str(folder / f"{name}.onnx"), load_external_data=False).graph
+        tokens = next(i for i in graph.input if i.name == "tokens")
+        dims = tokens.type.tensor_type.shape.dim
+        assert dims[0].dim_param and dims[1].dim_param, name  # batch and token count are symbolic
+    for backend in RUNNABLE:
+        runtime = runtime_class(backend)(converted["folders"][backend, "fp32"])
+        config = runtime.config
+        for n in (1, 13, config.max_tokens):
+            tokens = np.random.default_rng(n).standard_normal((2, n, config.token_dim)).astype(np.float32)
+            assert runtime.decode(tokens).shape == (2, n * config.token_samples), (backend, n)
+        clips = generate(runtime, ["short", "a little longer", "third", "fourth"], 0.5, steps=2)
+        assert clips.shape == (4, 8000)
+        with pytest.raises(T2AError, match="at most 50"):
+            runtime.decode(np.zeros((1, config.max_tokens + 1, config.token_dim), np.float32))
+
+
+def test_corrupt_or_missing_file_is_refused_by_name(converted, tmp_path):
+    source = converted["folders"]["onnx", "fp32"]
+    broken = tmp_path / "broken"
+    shutil.copytree(source, broken)
+    data = bytearray((broken / "step.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (broken / "step.onnx").write_bytes(bytes(data))
+    with pytest.raises(T2AError, match=r"step\.onnx is corrupt"):
+        runtime_class("onnx")(broken)
+    (broken / "decoder.onnx").unlink()
+    shutil.copy(source / "step.onnx", broken / "step.onnx")
+    with pytest.raises(T2AError, match=r"decoder\.onnx is missing"):
+        runtime_class("onnx")(broken)
+    manifest = json.loads((source / MANIFEST).read_text())
+    manifest["format"] = 99
+    (broken / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(T2AError, match="bundle format 99"):
+        read_manifest(broken)
+
+
+def test_teacher_and_codec_models_are_refused(tmp_path):
+    from t2a_edge.core.config import preset
+    from t2a_edge.core.model import T2AModel
+
+    for heads, kind in (((True, False), "teacher"), ((False, False), "codec")):
+        model = T2AModel(preset("tiny"), diffusion_head=heads[0], energy_head=heads[1])
+        with pytest.raises(T2AError) as err:
+            convert_bundles(model, ["onnx"], ["fp32"], lambda b, p: tmp_path / f"{b}-{p}",
+                            text_encoder=stand_in_text_encoder())
+        assert "student" in str(err.value) and kind in str(err.value) and "\n" not in str(err.value)
+    assert not list(tmp_path.iterdir())
+
+
+def test_existing_bundle_needs_force(converted):
+    folder = converted["folders"]["onnx", "fp32"]
+    with pytest.raises(T2AError, match="--force"):
+        convert_bundles(converted["model"], ["onnx"], ["fp32"], lambda b, p: folder,
+                        text_encoder=converted["text_encoder"])
+    assert is_bundle(folder)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_onnx_and_openvino_paths_never_import_torch(converted, backend):
+    folder = converted["folders"][backend, "int8"]
+    code = (
+        "import sys\n"
+        "from t2a_edge import TextToAudio\n"
+        f"tta = TextToAudio.load({str(folder)!r}, backend={backend!r})\n"
+        "audio = tta.generate('a dog barks', seconds=1.0, steps=2, seed=1)\n"
+        "assert audio.samples.shape == (16000,), audio.samples.shape\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print(tta.backend.name, tta.backend.precision, tta.why)\n"
+    )
+    env = dict(os.environ, T2A_EDGE_THREADS="1")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith(f"{backend} int8")
