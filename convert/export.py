@@ -299,14 +299,14 @@ def norm_error(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.linalg.norm(actual - expected) / max(np.linalg.norm(expected), 1e-12))
 
 
-def random_student(name: str = "small", seed: int = 0) -> T2AModel:
-    """A random-weight student of a preset, for speed measurements and tests only.
+def random_student(name: str | ModelConfig = "small", seed: int = 0) -> T2AModel:
+    """A random-weight student of a preset (or config), for speed measurements and tests only.
 
     Zero-initialised layers (AdaLN modulation, final projections) get their default random init,
     so every component computes something non-trivial; the audio is meaningless.
     """
     torch.manual_seed(seed)
-    model = T2AModel(preset(name), diffusion_head=False, energy_head=True)
+    model = T2AModel(preset(name) if isinstance(name, str) else name, diffusion_head=False, energy_head=True)
     for module in model.modules():
         if isinstance(module, nn.Linear) and not module.weight.detach().any():
             module.reset_parameters()

@@ -23,6 +23,7 @@ from t2a_edge.convert import quality
 from t2a_edge.convert.bundle import E2E_SNR_DB, FP32_TOLERANCE, convert_bundles, runtime_class
 from t2a_edge.convert.export import components, random_student, reference, relative_error, sample_inputs
 from t2a_edge.core.bundle import MANIFEST, is_bundle, read_manifest
+from t2a_edge.core.config import preset
 from t2a_edge.core.errors import T2AError
 from t2a_edge.core.text import TextEncoder
 from t2a_edge.core.tokenizer import Tokenizer
@@ -43,7 +44,9 @@ def stand_in_text_encoder() -> TextEncoder:
 def converted(tmp_path_factory):
     """(backend, precision) -> bundle folder, plus the torch model and text encoder they came from."""
     root = tmp_path_factory.mktemp("bundles")
-    model = random_student("tiny", seed=0)
+    config = preset("tiny")
+    config.codec.griffin_lim_iterations = 1  # a smaller decoder graph: ExecuTorch lowering time is per node
+    model = random_student(config, seed=0)
     text_encoder = stand_in_text_encoder()
     manifests = convert_bundles(model, BACKENDS, ["fp32", "int8"], lambda b, p: root / f"{b}-{p}",
                                 text_encoder=text_encoder, model_meta={"sha": "test", "defaults": {"steps": 3}})
