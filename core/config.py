@@ -17,7 +17,7 @@ class CodecConfig:
     n_fft: int = 640  # 40 ms analysis window
     hop: int = 160  # 100 spectral frames per second
     downsample: int = 2  # spectral frames per latent frame: 50 latent frames per second
-    latent_dim: int = 32
+    latent_dim: int = 64
     encoder_width: int = 256
     encoder_layers: int = 4
     decoder_width: int = 384

@@ -146,3 +146,23 @@ def test_griffin_lim_iterations_make_the_spectrogram_consistent():
     assert error(8) < 0.6 * error(0)
     a, b = GriffinLim(640, 160, 2)(magnitude), GriffinLim(640, 160, 2)(magnitude)
     assert torch.equal(a, b)  # a fixed start phase: deterministic on every backend
+
+
+def test_codec_starts_as_a_fitted_pca_codec():
+    from t2a_edge.train.synthetic import KINDS, synth
+
+    rng = np.random.default_rng(0)
+    waves = [synth(kind, 1.0, rng) for kind in KINDS for _ in range(3)]
+    codec = Codec(CFG.codec)
+    codec.fit_pca(waves)
+    wave = torch.from_numpy(synth("rising chirp", 1.0, rng))[None]
+    mean, logvar = codec.encoder(codec.pad(wave))
+    assert torch.allclose(logvar, torch.full_like(logvar, -6.0))  # small posterior spread at the start
+    assert mean.std() > 0.1  # whitened coordinates, not zeros
+    from t2a_edge.core.spectral import stft_magnitude
+
+    frames = mean.shape[-1] * CFG.codec.downsample
+    target = torch.log(stft_magnitude(codec.pad(wave), 640, 160)[..., :frames] + 1e-5)
+    rebuilt = codec.decoder.log_magnitude(mean)
+    baseline = (target - target.mean(-1, keepdim=True)).abs().mean()
+    assert (rebuilt - target).abs().mean() < 0.6 * baseline

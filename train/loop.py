@@ -17,7 +17,7 @@ from t2a_edge.core.errors import T2AError
 from t2a_edge.train import distributed
 from t2a_edge.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from t2a_edge.train.data import AudioBank, TokenBank, batch_generator, batch_rng
-from t2a_edge.train.stages import Settings, build, export, make_batch
+from t2a_edge.train.stages import Settings, build, export, make_batch, prepare
 
 
 class StopFlag:
@@ -90,6 +90,8 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
 
         bank = TokenBank(audio, model, TextEncoder.pretrained(), Tokenizer(cfg.backbone.text_tokens),
                          show_progress and ctx.is_main)
+    if not resume:
+        prepare(settings, model, bank)
 
     stop = StopFlag()
     bar = tqdm(total=settings.steps, initial=start, desc=f"train {settings.stage}",

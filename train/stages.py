@@ -147,6 +147,12 @@ def _init_folder(settings: Settings) -> Path:
     return folder
 
 
+def prepare(settings: Settings, model: T2AModel, data) -> None:
+    """One-off set-up that needs the data: the codec's PCA is fitted to a fixed subset of clips."""
+    if settings.stage == "codec":
+        model.codec.fit_pca(data.audio[:: max(1, len(data.audio) // 300)][:300])
+
+
 def make_batch(settings: Settings, cfg: ModelConfig, data, rng: np.random.Generator, gen: torch.Generator) -> dict:
     """Draw one stage's batch from the data bank with the step's generators."""
     b = settings.batch
