@@ -25,7 +25,7 @@ from t2a_edge.core.bundle import BUNDLE_FORMAT, EDGE_BACKENDS, MANIFEST, PRECISI
 from t2a_edge.core.errors import T2AError
 
 FP32_TOLERANCE = 1e-4  # max |a - b| / max |b| of each fp32 component against torch
-FP16_TOLERANCE = 2e-2  # the same for fp16 components (half precision keeps about 3 digits)
+FP16_TOLERANCE = 1e-2  # ||a - b|| / ||b|| of fp16 components (half precision keeps about 3 digits)
 E2E_SNR_DB = 30.0  # fp32 bundle vs torch fp32, same seed
 JUDGE_COSINE = 0.9  # int8 bundle vs fp32 torch, judge embeddings (where the judge is installed)
 E2E_PROMPTS = ("a dog barks twice", "heavy rain on a tin roof")
@@ -57,6 +57,9 @@ def check_convertible(backend: str, precision: str) -> None:
         raise T2AError(f"unknown backend '{backend}': choose one of {', '.join(EDGE_BACKENDS)} or all")
     if precision not in PRECISIONS:
         raise T2AError(f"unknown precision '{precision}': choose one of {', '.join(PRECISIONS)}")
+    if backend == "executorch" and precision == "fp16":
+        raise T2AError("executorch bundles are fp32 or int8: its XNNPACK fp16 path gave NaN in the text encoder "
+                       "here; use --precision fp32 or int8")
     for package in CONVERT_NEEDS[backend]:
         if importlib.util.find_spec(package) is None:
             raise T2AError(f"converting to {backend} needs the '{package}' package: pip install 't2a-edge[edge]'")
@@ -261,8 +264,8 @@ def _gate_end_to_end(backend: str, precision: str, figures: dict) -> None:
         raise T2AError(f"{backend} fp32 bundle drifts from torch: SNR {figures['snr_db']:.1f} dB < {E2E_SNR_DB} dB "
                        "on the same seed; not writing it")
     judge = figures.get("judge_cosine")
-    if precision == "int8" and judge is not None and judge < JUDGE_COSINE:
-        raise T2AError(f"{backend} int8 bundle sounds different from fp32: judge embedding cosine {judge:.3f} "
+    if precision != "fp32" and judge is not None and judge < JUDGE_COSINE:
+        raise T2AError(f"{backend} {precision} bundle sounds different from fp32: judge embedding cosine {judge:.3f} "
                        f"< {JUDGE_COSINE}; use --precision fp32")
 
 
@@ -325,11 +328,14 @@ def _check_component(backend, part, exporter, runtime, path: Path, spec, lowerin
     run = runtime.component_runner(path, part.name, spec, lowering)
     outputs = [(run(x), expected) for x, expected in checks[part.name]]
     error = max(relative_error(a, b) for a, b in outputs)
-    limit = FP32_TOLERANCE if lowering == "fp32" else FP16_TOLERANCE
-    if not error <= limit:
-        raise T2AError(f"{backend} {part.name} ({lowering}) differs from torch by {error:.2e} relative error "
-                       f"(> {limit:g}); not writing the bundle")
-    return {"relative_error": error, "norm_error": max(norm_error(a, b) for a, b in outputs),
+    typical = max(norm_error(a, b) for a, b in outputs)
+    if lowering == "fp32" and not error <= FP32_TOLERANCE:
+        raise T2AError(f"{backend} {part.name} differs from torch by {error:.2e} relative error "
+                       f"(> {FP32_TOLERANCE:g}); not writing the bundle")
+    if lowering == "fp16" and not typical <= FP16_TOLERANCE:
+        raise T2AError(f"{backend} {part.name} in fp16 differs from torch by {typical:.2e} (||error|| / ||torch|| "
+                       f"> {FP16_TOLERANCE:g}); use --precision fp32")
+    return {"relative_error": error, "norm_error": typical,
             "inputs": "fixed random: batch 1 at full length, batch 2 short"}
 
 

@@ -18,8 +18,16 @@ EXT = ".mlpackage"
 TARGET = "iOS17"  # also macOS 14: the first ML program target with every op these graphs use
 
 
+def _ct():
+    """coremltools, imported quietly (off macOS it reports its missing native libraries)."""
+    with quiet():
+        import coremltools
+
+    return coremltools
+
+
 def _convert(component: Component, program, precision: str):
-    import coremltools as ct
+    ct = _ct()
 
     compute = ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32
     with quiet():
@@ -48,7 +56,7 @@ def lower(component: Component, program, config, folder: Path, precision: str) -
 
 def quantize(component: Component, program, config, folder: Path, fp32_file: str, calibration) -> dict[str, list[str]]:
     """int8 candidate: coremltools linear (symmetric, per-channel) weight quantization."""
-    import coremltools as ct
+    ct = _ct()
     from coremltools.optimize.coreml import OpLinearQuantizerConfig, OptimizationConfig, linear_quantize_weights
 
     with quiet():
@@ -66,7 +74,7 @@ def int32_inputs(component: Component) -> list[str]:
 
 def structural_check(path: Path, component: Component, config) -> dict:
     """Inputs, outputs, op support and size of a converted .mlpackage (runs on any OS)."""
-    import coremltools as ct
+    ct = _ct()
     from coremltools.converters.mil.mil.ops.registry import SSAOpRegistry
 
     spec = ct.utils.load_spec(str(path))

@@ -28,28 +28,15 @@ def _reexport(module, component: Component, config):
 
     max_batch = BACKEND_MAX_BATCH["executorch"]
     example = example_for_export(component, config, max_batch)
+    shapes = dynamic_shapes(component, config, max_batch)
     with export_friendly(), torch.no_grad():
-        return export(module, to_torch(example), dynamic_shapes=dynamic_shapes(component, config, max_batch))
-
-
-class _Half(torch.nn.Module):
-    """Runs a module in fp16 with fp32 (or integer) inputs and an fp32 output."""
-
-    def __init__(self, module):
-        super().__init__()
-        self.module = module.half()
-
-    def forward(self, *args):
-        args = [a.half() if a.is_floating_point() else a for a in args]
-        return self.module(*args).float()
+        return export(module, to_torch(example), dynamic_shapes=shapes)
 
 
 def lower(component: Component, program, config, folder: Path, precision: str) -> list[str]:
-    """The .pte of a component (fp32, or fp16 compute inside XNNPACK)."""
-    if precision == "fp16":
-        import copy
-
-        program = _reexport(_Half(copy.deepcopy(component.module)), component, config)
+    """The fp32 .pte of a component (fp16 is refused by bundle.check_convertible)."""
+    if precision != "fp32":
+        raise ValueError(f"executorch lowering is fp32 (int8 through quantize), not {precision}")
     return [_write(program, folder / f"{component.name}{EXT}").name]
 
 

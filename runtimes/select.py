@@ -241,13 +241,13 @@ def load_bundle(folder: Path, backend: str = "auto", precision: str | None = Non
     manifest = read_manifest(folder)
     own = manifest["backend"]
     if backend not in ("auto", own):
-        raise T2AError(f"{folder} is a {own} bundle and runs on {own}, not {backend}: pass the model folder "
+        raise T2AError(f"{folder} is a bundle for {own} and runs on {own}, not {backend}: pass the model folder "
                        f"to use {backend}")
     if precision is not None and precision != manifest["precision"]:
-        raise T2AError(f"{folder} is a {manifest['precision']} bundle, not {precision}: pass --precision "
+        raise T2AError(f"{folder} is an {manifest['precision']} bundle, not {precision}: pass --precision "
                        f"{manifest['precision']} (or the model folder to convert for {precision})")
     runtime = _bundle_backend(folder, own)
-    why = f"a {own} {manifest['precision']} bundle" + (" (auto: the bundle's own backend)" if backend == "auto" else "")
+    why = f"bundle for {own} {manifest['precision']}" + (" (auto: the bundle's own backend)" if backend == "auto" else "")
     meta = {"kind": "student", "defaults": manifest.get("model", {}).get("defaults", {}), "bundle": str(folder),
             "manifest": manifest}
     return runtime, meta, why

@@ -154,7 +154,7 @@ def test_convert_on_first_use_then_cache_and_bundle_paths(student_dir, cache, no
     assert direct.backend.name == "onnx" and "bundle" in direct.why
     np.testing.assert_allclose(direct.generate("a dog barks", seconds=0.9, seed=4, steps=2).samples, clip.samples,
                                atol=1e-6)
-    with pytest.raises(T2AError, match="onnx bundle and runs on onnx"):
+    with pytest.raises(T2AError, match="bundle for onnx and runs on onnx"):
         TextToAudio.load(bundle, backend="openvino")
-    with pytest.raises(T2AError, match="fp32 bundle, not int8"):
+    with pytest.raises(T2AError, match="an fp32 bundle, not int8"):
         TextToAudio.load(bundle, precision="int8")
