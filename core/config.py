@@ -54,7 +54,9 @@ class HeadConfig:
     depth: int = 3
     noise_dim: int = 64  # energy head: eps ~ U[-0.5, 0.5]^noise_dim
     diffusion_steps: int = 1000  # teacher: training timesteps of the cosine schedule
-    diffusion_batch_mul: int = 4  # teacher: noise draws per token per training step
+    # Teacher: noise draws per token per training step. MAR uses 4; here the head costs as much as
+    # the backbone per draw, so 2 buys ~1.4x more steps in the same CPU time.
+    diffusion_batch_mul: int = 2
 
 
 @dataclass

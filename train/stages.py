@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,7 +118,9 @@ def build(settings: Settings, cfg: ModelConfig):
     init = _init_folder(settings)
     source = load_model(init)
     if settings.stage == "teacher":
-        model = T2AModel(source.cfg, diffusion_head=True, energy_head=False)
+        # The backbone and heads come from the preset; only the codec's shape comes from --init.
+        cfg = dataclasses.replace(cfg, codec=source.cfg.codec)
+        model = T2AModel(cfg, diffusion_head=True, energy_head=False)
         model.codec.load_state_dict(source.codec.state_dict())
         model.codec.requires_grad_(False)
         params = list(model.backbone.parameters()) + list(model.diffusion_head.parameters())
