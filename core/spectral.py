@@ -102,8 +102,8 @@ class GriffinLim(nn.Module):
         self.register_buffer("start_cos", torch.tensor(np.cos(phase), dtype=torch.float32), persistent=False)
         self.register_buffer("start_sin", torch.tensor(np.sin(phase), dtype=torch.float32), persistent=False)
 
-    def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
-        """(B, bins, T) magnitude -> (B, T * hop) waveform."""
+    def phase(self, magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, bins, T) magnitude -> cosine and sine of the recovered phase."""
         frames = magnitude.shape[-1]
         cos, sin = self.start_cos[:, :frames], self.start_sin[:, :frames]
         for _ in range(self.iterations):
@@ -111,6 +111,11 @@ class GriffinLim(nn.Module):
             real, imag = self.stft(wave, frames)
             norm = torch.sqrt(real * real + imag * imag + 1e-12)
             cos, sin = real / norm, imag / norm
+        return cos, sin
+
+    def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """(B, bins, T) magnitude -> (B, T * hop) waveform."""
+        cos, sin = self.phase(magnitude)
         return self.istft(magnitude * cos, magnitude * sin)
 
 

@@ -26,7 +26,7 @@ def test_tiny_recipe_end_to_end_produces_a_file(tiny_runs, tmp_path):
 
     from t2a_edge.apps.cli import cli
 
-    for stage, term in (("codec", "mel"), ("teacher", "diffusion"), ("student", "energy")):
+    for stage, term in (("codec", "mrstft"), ("teacher", "diffusion"), ("student", "energy")):
         records = [r for r in log_records(tiny_runs[stage]) if r["event"] == "train"]
         assert records and term in records[-1]
     assert "distill" in records[-1]

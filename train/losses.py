@@ -1,4 +1,5 @@
-"""Codec losses: spectral convergence and log-magnitude L1, log-mel L1, and the KL bottleneck term."""
+"""Codec losses: spectrogram and log-mel terms on predicted magnitudes, multi-resolution STFT on the
+synthesised waveform, and the KL bottleneck term."""
 
 from __future__ import annotations
 
@@ -28,6 +29,22 @@ class SpectrogramLoss(nn.Module):
         log_l1 = (log_magnitude - torch.log(target + 1e-5)).abs().mean()
         mel = (torch.log(self.filters @ predicted + 1e-5) - torch.log(self.filters @ target + 1e-5)).abs().mean()
         return convergence + log_l1, mel
+
+
+RESOLUTIONS = ((256, 64), (512, 128), (1024, 256), (2048, 512))
+
+
+class MultiResolutionSTFTLoss(nn.Module):
+    """Spectral convergence + log-magnitude L1 of two waveforms, averaged over several FFT sizes."""
+
+    def forward(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = predicted.new_zeros(())
+        for n_fft, hop in RESOLUTIONS:
+            p, t = stft_magnitude(predicted, n_fft, hop), stft_magnitude(target, n_fft, hop)
+            convergence = torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp_min(1e-5)
+            log_l1 = (torch.log(p + 1e-5) - torch.log(t + 1e-5)).abs().mean()
+            total = total + convergence + log_l1
+        return total / len(RESOLUTIONS)
 
 
 def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ from t2a_edge.core.heads import diffusion_loss, energy_score_loss
 from t2a_edge.core.masking import training_mask
 from t2a_edge.core.model import T2AModel, load_model, save_model
 from t2a_edge.core.model_files import read_model_meta
-from t2a_edge.train.losses import SpectrogramLoss, kl_divergence
+from t2a_edge.train.losses import MultiResolutionSTFTLoss, SpectrogramLoss, kl_divergence
 
 
 @dataclass
@@ -41,24 +41,33 @@ class Settings:
 
 
 class CodecLoss(nn.Module):
-    """Predict the crop's STFT magnitudes through the KL bottleneck: STFT + mel + kl_weight * KL.
+    """Reconstruct random crops through the KL bottleneck.
 
-    The decoder learns magnitudes only (its phase comes from Griffin-Lim), so the loss compares
-    spectrograms directly and no waveform is synthesised during training.
+    Terms: spectrogram (spectral convergence + log-magnitude L1) and log-mel L1 on the predicted
+    magnitudes; multi-resolution STFT on the waveform the decoder synthesises with its Griffin-Lim
+    phase (held fixed for the gradient), so the loss sees what a listener hears; kl_weight * KL.
     """
 
     def __init__(self, model: T2AModel, settings: Settings):
         super().__init__()
         self.codec = model.codec
         self.spectral_loss = SpectrogramLoss(model.cfg.codec)
+        self.waveform_loss = MultiResolutionSTFTLoss()
         self.kl_weight = settings.kl_weight
 
     def forward(self, batch: dict) -> dict:
         mean, logvar = self.codec.encoder(batch["wave"])
         z = mean + batch["eps"][..., : mean.shape[-1]] * torch.exp(0.5 * logvar)
-        stft, mel = self.spectral_loss(self.codec.decoder.log_magnitude(z), batch["wave"])
+        log_magnitude = self.codec.decoder.log_magnitude(z)
+        stft, mel = self.spectral_loss(log_magnitude, batch["wave"])
+        magnitude = torch.exp(log_magnitude)
+        with torch.no_grad():  # back-propagating through the Griffin-Lim iterations costs 10x the step
+            cos, sin = self.codec.decoder.phase.phase(magnitude)
+        wave = self.codec.decoder.phase.istft(magnitude * cos, magnitude * sin)
+        mrstft = self.waveform_loss(wave, batch["wave"])
         kl = kl_divergence(mean, logvar)
-        return {"loss": stft + mel + self.kl_weight * kl, "stft": stft, "mel": mel, "kl": kl}
+        return {"loss": stft + mel + mrstft + self.kl_weight * kl, "stft": stft, "mel": mel, "mrstft": mrstft,
+                "kl": kl}
 
 
 def masked_inputs(batch: dict, backbone) -> tuple[torch.Tensor, ...]:
