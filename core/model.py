@@ -13,7 +13,7 @@ from t2a_edge.core.codec import Codec
 from t2a_edge.core.config import ModelConfig
 from t2a_edge.core.errors import T2AError
 from t2a_edge.core.heads import DiffusionHead, EnergyHead
-from t2a_edge.core.model_files import FORMAT_VERSION, MODEL_FILE, read_model_meta, sha256_file
+from t2a_edge.core.model_files import FORMAT_VERSION, MODEL_FILE, read_model_meta, sha256_file, verify_model_files
 
 SHARD_BYTES = 20 * 2**20  # keep every weight file well under 25 MB
 
@@ -127,12 +127,9 @@ def load_model(folder: str | Path, device: str = "cpu") -> T2AModel:
     folder = Path(folder)
     meta = read_model_meta(folder)
     state = {}
-    for name, expected in meta["files"].items():
+    verify_model_files(folder, meta)
+    for name in meta["files"]:
         path = folder / name
-        if not path.is_file():
-            raise T2AError(f"model file {path} is missing")
-        if sha256_file(path) != expected:
-            raise T2AError(f"model file {path} is corrupt (sha256 mismatch)")
         try:
             state.update(load_file(str(path)))
         except Exception as exc:  # safetensors raises its own error types

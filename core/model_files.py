@@ -33,3 +33,13 @@ def read_model_meta(folder: str | Path) -> dict:
     if meta.get("format") != FORMAT_VERSION:
         raise T2AError(f"{path} has format {meta.get('format')}, this t2a-edge reads {FORMAT_VERSION}")
     return meta
+
+
+def verify_model_files(folder: str | Path, meta: dict) -> None:
+    """Check every weight file listed in model.json against its sha256; name the first bad one."""
+    for name, expected in meta.get("files", {}).items():
+        path = Path(folder) / name
+        if not path.is_file():
+            raise T2AError(f"model file {path} is missing")
+        if sha256_file(path) != expected:
+            raise T2AError(f"model file {path} is corrupt (sha256 mismatch)")

@@ -264,7 +264,7 @@ def load_backend(model, backend: str = "auto", precision: str | None = None, dev
             raise T2AError("--device applies to the torch backend, not to a bundle")
         return load_bundle(Path(model).expanduser(), backend, precision)
     folder = resolve_model_dir(model)
-    from t2a_edge.core.model_files import read_model_meta
+    from t2a_edge.core.model_files import read_model_meta, verify_model_files
 
     meta = read_model_meta(folder)
     kind = meta.get("kind", "student")
@@ -298,6 +298,8 @@ def load_backend(model, backend: str = "auto", precision: str | None = None, dev
     reason = unavailable_reason(backend)
     if reason:
         raise _refuse(backend, reason)
+    # A cached bundle is keyed by model.json; the weights it names must still be intact.
+    verify_model_files(folder, meta)
     bundle, converted = ensure_bundle(folder, backend, precision, progress)
     runtime, _, _ = load_bundle(bundle, backend, precision)
     why = why or f"asked for {backend}"

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+
+def pytest_configure(config):
+    # Tests never read or write the user's cache: no recorded "fastest backend", no cached bundles.
+    if "T2A_EDGE_CACHE" not in os.environ:
+        os.environ["T2A_EDGE_CACHE"] = tempfile.mkdtemp(prefix="t2a-edge-test-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -87,7 +87,7 @@ def test_force_overwrites_and_json_lines(tiny_student, tmp_path):
     existing = tmp_path / "dog.wav"
     existing.write_bytes(b"old")
     code, out, err = run("generate", "dog", "--model", str(tiny_student), "-o", str(existing), "--seconds", "1",
-                         "--force", "--json")
+                         "--force", "--json", "--backend", "torch")
     assert code == 0, err
     record = json.loads(out.strip())
     assert record["file"] == str(existing) and record["seconds"] == 1.0 and record["backend"] == "torch"
