@@ -48,7 +48,12 @@ def run_worker(spec: dict) -> dict:
     """Load one backend, time it, save its batch-1 waveform; returns the measurements."""
     import numpy as np
 
+    os.environ["T2A_EDGE_THREADS"] = str(spec["threads"])  # read by every bundle backend
     started = time.perf_counter()
+    if spec["backend"] in ("torch", "cuda"):
+        import torch
+
+        torch.set_num_threads(spec["threads"])
     from t2a_edge.runtimes.api import TextToAudio
 
     tta = TextToAudio.load(spec["target"], backend=spec["backend"], precision=spec["precision"])
@@ -71,6 +76,7 @@ def run_worker(spec: dict) -> dict:
         totals.append(timing["total"])
         for key in parts:
             parts[key].append(timing[key])
+    rss_batch1 = _peak_rss_mb()  # before any larger batch: the figure for one clip at a time
     throughput = {}
     for batch in spec["batches"]:
         prompts = [BENCH_PROMPTS[i % len(BENCH_PROMPTS)] for i in range(batch)]
@@ -93,7 +99,7 @@ def run_worker(spec: dict) -> dict:
         "latency_s": _stats(totals), "components_s": {key: _stats(v) for key, v in parts.items()},
         "step_call_ms": _stats([1e3 * s / k for s in parts["steps"]]),
         "rtf": float(np.median(totals)) / spec["seconds"], "throughput": throughput,
-        "peak_rss_mb": _peak_rss_mb(), "torch_imported": "torch" in sys.modules,
+        "peak_rss_batch1_mb": rss_batch1, "peak_rss_mb": _peak_rss_mb(), "torch_imported": "torch" in sys.modules,
         "bundle": getattr(tta.backend, "folder", None) and str(tta.backend.folder),
     }
 
@@ -154,7 +160,7 @@ def _table(rows: list[dict], batches: list[int]) -> list[str]:
     columns = [("backend", 11, "<"), ("prec", 5, "<"), ("load cold/warm s", 17, ">"), ("1st call s", 11, ">"),
                ("e2e ms [IQR]", 20, ">"), ("text ms", 8, ">"), ("step ms", 8, ">"), ("dec ms", 8, ">"),
                ("RTF", 7, ">")] + [(f"clips/s@{b}", 11, ">") for b in batches] + [
-               ("RSS MB", 7, ">"), ("size MB", 8, ">"), ("SNR dB", 7, ">"), ("mel cos", 8, ">"),
+               ("RSS@1 MB", 8, ">"), ("RSS MB", 7, ">"), ("size MB", 8, ">"), ("SNR dB", 7, ">"), ("mel cos", 8, ">"),
                ("judge", 6, ">"), ("vs torch", 9, ">")]
     line = lambda cells: " ".join(f"{c:{a}{w}}" for c, (_, w, a) in zip(cells, columns))  # noqa: E731
     out = [line([c[0] for c in columns])]
@@ -172,7 +178,7 @@ def _table(rows: list[dict], batches: list[int]) -> list[str]:
                  f"{1e3 * comp['text']['median']:.1f}", f"{r['step_call_ms']['median']:.1f}",
                  f"{1e3 * comp['decode']['median']:.1f}", f"{r['rtf']:.3f}"]
         cells += [f"{r['throughput'][str(b)]['clips_per_second']:.2f}" for b in batches]
-        cells += [f"{r['peak_rss_mb']:.0f}", _fmt(size and size / 2**20, ".1f"),
+        cells += [f"{r['peak_rss_batch1_mb']:.0f}", f"{r['peak_rss_mb']:.0f}", _fmt(size and size / 2**20, ".1f"),
                   "inf" if snr == float("inf") else _fmt(snr, ".1f"), _fmt(drift.get("logmel_cosine"), ".4f"),
                   _fmt(drift.get("judge_cosine"), ".3f"), _fmt(r.get("speedup_vs_torch"), ".2f") + "x"]
         out.append(line(cells))
@@ -201,8 +207,10 @@ def _plot(rows: list[dict], path: Path, title: str) -> None:
                      capsize=3)
     axes[0].set_ylabel("end-to-end latency, batch 1 (ms, median, IQR)")
     axes[0].legend()
-    axes[1].bar(labels, [r["peak_rss_mb"] for r in ok], color="#7a9a5a")
+    axes[1].bar(labels, [r["peak_rss_mb"] for r in ok], color="#b5c99a", label="all batches")
+    axes[1].bar(labels, [r["peak_rss_batch1_mb"] for r in ok], color="#7a9a5a", label="batch 1")
     axes[1].set_ylabel("peak RSS (MB)")
+    axes[1].legend()
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110, format="png")
@@ -221,8 +229,10 @@ def _plot(rows: list[dict], path: Path, title: str) -> None:
 @click.option("--runs", type=int, default=5, show_default=True, help="Timed runs per backend (after a warm-up).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG bar chart.")
+@click.option("--threads", type=int, default=None,
+              help="Threads for every backend [$T2A_EDGE_THREADS, else the CPUs this process may use].")
 @click.option("--no-record", is_flag=True, help="Do not record the fastest backend for --backend auto.")
-def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, plot_path, no_record):
+def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, plot_path, threads, no_record):
     """Time every backend x precision on this machine (each in a fresh process) against torch fp32."""
     import platform
 
@@ -237,6 +247,11 @@ def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, p
     batches = _parse_batches(batch)
     if runs < 1:
         raise T2AError(f"--runs must be >= 1, got {runs}")
+    if threads is not None and threads < 1:
+        raise T2AError(f"--threads must be >= 1, got {threads}")
+    from t2a_edge.runtimes.bundle_backend import default_threads
+
+    threads = threads or default_threads()
     for path in (json_path, plot_path):
         if path and not Path(path).parent.exists():
             raise T2AError(f"output folder {Path(path).parent} does not exist")
@@ -256,7 +271,7 @@ def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, p
     if steps < 1:
         raise T2AError(f"--steps must be >= 1, got {steps}")
     settings = {"seconds": seconds, "steps": steps, "cfg": float(defaults["cfg"]),
-                "temperature": float(defaults["temperature"]), "seed": 0}
+                "temperature": float(defaults["temperature"]), "seed": 0, "threads": threads}
     combos, rows = [], []
     for name in names:
         for prec in precs:
@@ -306,7 +321,8 @@ def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, p
     order = {(n, p): i for i, (n, p) in enumerate((n, p) for n in names for p in precs)}
     rows.sort(key=lambda r: order.get((r["backend"], r["precision"]), 99))
     random_weights = bool(meta.get("random_weights"))
-    title = (f"t2a-edge bench: {seconds:g} s clip, K={steps}, batch 1, {platform.machine()} x{os.cpu_count()}"
+    title = (f"t2a-edge bench: {seconds:g} s clip, K={steps}, batch 1, {platform.machine()} x{os.cpu_count()}, "
+             f"{threads} thread{'s' if threads > 1 else ''}"
              + (" (random weights)" if random_weights else ""))
     click.echo(title + (f"; model {folder}" if not random_weights else f"; model {model}"))
     for line in _table(rows, batches):
@@ -357,7 +373,9 @@ def _reference_wave(folder: Path, settings: dict, out: Path):
 
 def _reference_main(spec: dict) -> None:
     import numpy as np
+    import torch
 
+    torch.set_num_threads(spec["threads"])
     from t2a_edge.runtimes.api import TextToAudio
 
     tta = TextToAudio.load(spec["target"], backend="torch", precision="fp32")

@@ -55,6 +55,17 @@ def native_stderr_silenced():
         os.close(devnull)
 
 
+def _set_xnnpack_threads(threads: int) -> None:
+    """Size ExecuTorch's shared threadpool (XNNPACK's workers) like the other runtimes' pools."""
+    try:
+        from executorch.extension.pybindings import portable_lib
+    except ImportError:
+        return
+    with native_stderr_silenced():  # the threadpool logs its CPU probing and resets to fd 2
+        if portable_lib._threadpool_get_thread_count() != threads:
+            portable_lib._unsafe_reset_threadpool(threads)
+
+
 class ExecuTorchBackend(BundleBackend):
     """Each component is a loaded `forward` method of an ExecuTorch program."""
 
@@ -69,6 +80,7 @@ class ExecuTorchBackend(BundleBackend):
         except ImportError:
             raise T2AError("the executorch backend needs ExecuTorch: pip install executorch") from None
         torch.set_num_threads(self.threads)
+        _set_xnnpack_threads(self.threads)
         try:
             with native_stderr_silenced():
                 program = Runtime.get().load_program(str(path))

@@ -272,3 +272,19 @@ def test_onnx_and_openvino_paths_never_import_torch(converted, backend):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.startswith(f"{backend} int8")
+
+
+def test_fp16_bundle_and_executorch_refusal(converted, tmp_path):
+    """fp16 halves the weights and stays close to torch; ExecuTorch refuses fp16 in one line."""
+    manifests = convert_bundles(converted["model"], ["onnx"], ["fp16"], lambda b, p: tmp_path / f"{b}-{p}",
+                                text_encoder=converted["text_encoder"])
+    manifest = manifests["onnx", "fp16"]
+    fp32 = read_manifest(converted["folders"]["onnx", "fp32"])
+    assert all(c["precision"] == "fp16" for c in manifest["components"].values())
+    assert manifest["components"]["step"]["bytes"] < 0.7 * fp32["components"]["step"]["bytes"]
+    assert all(p["norm_error"] <= 1e-2 for p in manifest["parity"]["components"].values())
+    assert manifest["parity"]["end_to_end"]["logmel_cosine"] >= 0.99
+    with pytest.raises(T2AError) as err:
+        convert_bundles(converted["model"], ["executorch"], ["fp16"], lambda b, p: tmp_path / f"{b}-{p}",
+                        text_encoder=converted["text_encoder"])
+    assert "fp32 or int8" in str(err.value) and "\n" not in str(err.value)
