@@ -90,10 +90,14 @@ def convert(model, backend, precision, out, force, as_json):
     for name in backends:
         target = out_for(name, precision)
         if target.exists() and not force:
-            if out is None and is_bundle(target):
+            from t2a_edge.runtimes.select import _current
+
+            if out is None and _current(target):
                 say(f"{name} {precision}: already converted at {target} (pass --force to convert again)")
                 continue
-            raise T2AError(f"{target} already exists: pass --force to replace it")
+            if out is not None or not is_bundle(target):
+                raise T2AError(f"{target} already exists: pass --force to replace it")
+            say(f"{name} {precision}: the cached bundle is from an older converter; converting again")
         todo.append(name)
     manifests = {}
     if todo:
@@ -111,7 +115,8 @@ def convert(model, backend, precision, out, force, as_json):
                 bar.set_postfix_str(text[:48])
                 bar.update(done - bar.n)
 
-            manifests = convert_bundles(loaded, todo, [precision], out_for, model_meta=model_meta, force=force,
+            manifests = convert_bundles(loaded, todo, [precision], out_for, model_meta=model_meta,
+                                        force=force or out is None,  # stale cache entries are replaced
                                         progress=progress)
     for (name, prec), manifest in manifests.items():
         for line in _summary(out_for(name, prec), manifest):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from t2a_edge.core.bundle import BUNDLE_FORMAT, EDGE_BACKENDS, MANIFEST, PRECISIONS, hash_tree
+from t2a_edge.core.bundle import BUNDLE_FORMAT, CONVERTER_VERSION, EDGE_BACKENDS, MANIFEST, PRECISIONS, hash_tree
 from t2a_edge.core.errors import T2AError
 
 FP32_TOLERANCE = 1e-4  # max |a - b| / max |b| of each fp32 component against torch
@@ -238,7 +238,8 @@ def _ref(part, inputs):
 def _header(backend, precision, config, model, model_meta, custom_text, max_batch) -> dict:
     meta = dict(model_meta or {})
     return {
-        "format": BUNDLE_FORMAT, "backend": backend, "precision": precision, "kind": "student",
+        "format": BUNDLE_FORMAT, "converter": CONVERTER_VERSION, "backend": backend, "precision": precision,
+        "kind": "student",
         "config": config.to_dict(), "sample_rate": config.codec.sample_rate, "token_rate": config.token_rate,
         "token_samples": config.token_samples, "max_seconds": config.max_seconds,
         "max_tokens": config.max_tokens, "max_batch": max_batch,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,6 +94,43 @@ def standard_strides(module: nn.Module) -> nn.Module:
     return module
 
 
+def dft_basis(n_fft: int, inverse: bool) -> torch.Tensor:
+    """(n_fft, 2 * bins) windowed (inverse) real DFT basis, from integer arithmetic and cos/sin.
+
+    Built inside the graph, so bundles do not store it: runtimes fold it into a constant at load.
+    Angles use (k * n) mod n_fft, so no argument exceeds 2 pi and fp32 cos/sin stay within 1e-6.
+    """
+    bins = n_fft // 2 + 1
+    k = torch.arange(bins)[:, None]
+    n = torch.arange(n_fft)[None, :]
+    angle = torch.remainder(k * n, n_fft).to(torch.float32) * (2 * math.pi / n_fft)
+    index = torch.arange(n_fft).to(torch.float32) * (2 * math.pi / n_fft)
+    window = 0.5 - 0.5 * torch.cos(index)  # periodic Hann
+    if inverse:
+        weight = torch.where(k == 0, 1.0, torch.where(k == bins - 1, 1.0, 2.0)) / n_fft  # no `|`: CoreML
+        real, imag = weight * torch.cos(angle) * window, -weight * torch.sin(angle) * window
+    else:
+        real, imag = torch.cos(angle) * window, -torch.sin(angle) * window
+    return torch.cat([real, imag]).t()
+
+
+class _Basis(nn.Module):
+    """Holds a DFT basis either as a buffer or as a recipe computed in the graph (when they agree)."""
+
+    def __init__(self, stored: torch.Tensor, n_fft: int, inverse: bool):
+        super().__init__()
+        self.n_fft, self.inverse = n_fft, inverse
+        generated = dft_basis(n_fft, inverse)
+        scale = stored.abs().max()
+        # Generate in the graph only if the recipe reproduces the model's own basis.
+        self.generate = bool(generated.shape == stored.shape and (generated - stored).abs().max() <= 1e-6 * scale)
+        if not self.generate:
+            self.register_buffer("stored", stored)
+
+    def forward(self) -> torch.Tensor:
+        return dft_basis(self.n_fft, self.inverse) if self.generate else self.stored
+
+
 class OverlapAddISTFT(nn.Module):
     """The model's InverseSTFT as one matmul and a shifted sum: the same numbers, exported faster.
 
@@ -107,7 +145,7 @@ class OverlapAddISTFT(nn.Module):
         if n_fft % hop:
             raise ValueError("overlap-add export needs n_fft to be a multiple of hop")
         self.n_fft, self.hop, self.overlap = n_fft, hop, n_fft // hop
-        self.register_buffer("basis_t", istft.basis[:, 0, :].t().contiguous().clone())  # (n_fft, 2 * bins)
+        self.basis_t = _Basis(istft.basis[:, 0, :].t().contiguous().clone(), n_fft, inverse=True)  # (n_fft, 2 bins)
         self.register_buffer("window_sq", istft.window_sq.reshape(self.overlap, hop, 1).contiguous().clone())
 
     def _overlap_add(self, blocks: torch.Tensor) -> torch.Tensor:
@@ -122,7 +160,7 @@ class OverlapAddISTFT(nn.Module):
     def forward(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
         frames = torch.cat([real, imag], dim=1)  # (B, 2 * bins, T)
         batch, steps = frames.shape[0], frames.shape[-1]
-        blocks = torch.matmul(self.basis_t, frames).reshape(batch, self.overlap, self.hop, steps)
+        blocks = torch.matmul(self.basis_t(), frames).reshape(batch, self.overlap, self.hop, steps)
         signal = self._overlap_add(blocks)
         ones = torch.ones_like(real[:, :1, :])  # (B, 1, T)
         envelope = self._overlap_add((self.window_sq * ones[:, None]).expand(batch, self.overlap, self.hop, steps))
@@ -145,14 +183,14 @@ class FramedSTFT(nn.Module):
         if n_fft % hop:
             raise ValueError("framed export needs n_fft to be a multiple of hop")
         self.n_fft, self.hop, self.overlap = n_fft, hop, n_fft // hop
-        self.register_buffer("basis_t", stft.basis[:, 0, :].t().contiguous().clone())  # (n_fft, 2 * bins)
+        self.basis_t = _Basis(stft.basis[:, 0, :].t().contiguous().clone(), n_fft, inverse=False)  # (n_fft, 2 bins)
 
     def forward(self, wave: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
         pad = self.n_fft // 2
         padded = torch.nn.functional.pad(wave, (pad, pad))
         blocks = padded.reshape(wave.shape[0], -1, self.hop)  # (B, T + overlap, hop) for T * hop samples
         framed = torch.cat([blocks[:, j:j + frames] for j in range(self.overlap)], dim=-1)  # (B, frames, n_fft)
-        spec = torch.matmul(framed, self.basis_t).transpose(1, 2)  # (B, 2 * bins, frames)
+        spec = torch.matmul(framed, self.basis_t()).transpose(1, 2)  # (B, 2 * bins, frames)
         half = spec.shape[1] // 2
         return spec[:, :half], spec[:, half:]
 

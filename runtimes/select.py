@@ -142,15 +142,27 @@ def ensure_bundle(folder: Path, backend: str, precision: str, progress=True) -> 
     Returns (bundle folder, whether it was converted now).
     """
     out = cached_bundle_dir(folder, backend, precision)
-    if is_bundle(out):
+    if _current(out):
         return out, False
     try:
         convert_model_folder(folder, backend, precision, out, force=out.exists(), progress=progress)
     except T2AError:
-        if is_bundle(out):  # another process finished the same conversion first
+        if _current(out):  # another process finished the same conversion first
             return out, False
         raise
     return out, True
+
+
+def _current(folder: Path) -> bool:
+    """A cached bundle made by this version of the converter."""
+    from t2a_edge.core.bundle import CONVERTER_VERSION
+
+    if not is_bundle(folder):
+        return False
+    try:
+        return read_manifest(folder).get("converter") == CONVERTER_VERSION
+    except T2AError:
+        return False
 
 
 # -- the bench record that 'auto' reads ------------------------------------------------------------

@@ -22,7 +22,7 @@ import torch
 from t2a_edge.convert import quality
 from t2a_edge.convert.bundle import E2E_SNR_DB, FP32_TOLERANCE, convert_bundles, runtime_class
 from t2a_edge.convert.export import components, random_student, reference, relative_error, sample_inputs
-from t2a_edge.core.bundle import MANIFEST, is_bundle, read_manifest
+from t2a_edge.core.bundle import CONVERTER_VERSION, MANIFEST, is_bundle, read_manifest
 from t2a_edge.core.config import preset
 from t2a_edge.core.errors import T2AError
 from t2a_edge.core.text import TextEncoder
@@ -64,6 +64,7 @@ def test_manifest_lists_everything(converted):
     for (backend, precision), folder in converted["folders"].items():
         manifest = read_manifest(folder)
         assert manifest["format"] == 1 and manifest["backend"] == backend and manifest["precision"] == precision
+        assert manifest["converter"] == CONVERTER_VERSION
         assert manifest["sample_rate"] == 16000 and manifest["max_seconds"] == 2.0
         assert manifest["token_rate"] == pytest.approx(25.0) and manifest["max_tokens"] == 50
         assert manifest["config"]["backbone"]["width"] == 32

@@ -158,3 +158,10 @@ def test_convert_on_first_use_then_cache_and_bundle_paths(student_dir, cache, no
         TextToAudio.load(bundle, backend="openvino")
     with pytest.raises(T2AError, match="an fp32 bundle, not int8"):
         TextToAudio.load(bundle, precision="int8")
+    # A cached bundle from another converter version is not reused (it would be converted again).
+    import json
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert select._current(bundle)
+    (bundle / "manifest.json").write_text(json.dumps(dict(manifest, converter=manifest["converter"] - 1)))
+    assert not select._current(bundle)
