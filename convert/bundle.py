@@ -1,6 +1,6 @@
 """Convert a student model into runtime bundles: export, lower, quantize, check parity, write atomically.
 
-    convert_bundles(model, ["onnx", "openvino"], "int8", out_for=lambda b: Path(...))
+    convert_bundles(model, ["onnx", "openvino"], ["fp32", "int8"], out_for=lambda b, p: Path(...))
 
 exports each component once with torch.export, lowers it for every backend asked for, measures
 each fp32 component against torch on fixed random inputs (held to 1e-4 relative error), picks
@@ -397,12 +397,3 @@ def _pick(part, runtime, files, candidates, checks, tmp, config, runnable, expor
         if label is None:
             record["reason"] += f"; {name}: the runtime cannot load it"
     return label, record
-
-
-def _remove(folder: Path, rels) -> None:
-    for rel in rels:
-        path = folder / rel
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
