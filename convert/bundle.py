@@ -391,7 +391,9 @@ def _pick(part, runtime, files, candidates, checks, tmp, config, runnable, expor
         except T2AError as exc:  # a runtime that cannot load its own quantized graph: not a candidate
             failed[label] = str(exc)
     timing = sample_inputs(part.name, config, 1, config.max_tokens, seed=3)
-    label, record = choose(part, fp32_run, runners, timing, checks[part.name])
+    sizes = {label: sum(sum(p.stat().st_size for p in ([tmp / r] if (tmp / r).is_file() else (tmp / r).rglob("*"))
+                            if p.is_file()) for r in rels) for label, rels in candidates.items()}
+    label, record = choose(part, fp32_run, runners, timing, checks[part.name], sizes=sizes)
     for name, message in failed.items():
         record["candidates"][name] = {"failed": message[:300]}
         if label is None:

@@ -74,21 +74,21 @@ def quantize(component: Component, program, config, folder: Path, fp32_file: str
     exclude = [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm")
                and any(shapes.get(name) in keep for name in node.input)]
     target = folder / f"{component.name}.int8{EXT}"
-    label = "ort-dynamic-int8"
+    candidates = {"ort-dynamic-int8": [target.name]}
     with quiet():
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_exclude=exclude)
         if component.name == "text_encoder":
             # The 30522 x 384 word embeddings are half the encoder: 4-bit blocks of 32 (a lookup, no
-            # arithmetic) store them in 6 MB instead of 12 at int8, for an error the check below sees.
-            embedded = folder / f"{component.name}.emb4{EXT}"
+            # arithmetic) store them in 6 MB instead of 12 at int8; measured like any candidate.
+            embedded = folder / f"{component.name}.emb4.tmp{EXT}"
+            small = folder / f"{component.name}.int8e4{EXT}"
             _quantize_embeddings(source, embedded)
-            quantize_dynamic(str(embedded), str(target), weight_type=QuantType.QInt8, per_channel=True,
+            quantize_dynamic(str(embedded), str(small), weight_type=QuantType.QInt8, per_channel=True,
                              op_types_to_quantize=["MatMul"], nodes_to_exclude=exclude)
             embedded.unlink()
-            label = "ort-dynamic-int8+emb4"
-        else:
-            quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                             nodes_to_exclude=exclude)
-    return {label: [target.name]}
+            candidates["ort-dynamic-int8+emb4"] = [small.name]
+    return candidates
 
 
 def _quantize_embeddings(source: Path, target: Path) -> None:

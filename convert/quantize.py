@@ -82,14 +82,17 @@ def time_ms(run, inputs: dict[str, np.ndarray], repeats: int = 5) -> float:
 
 
 def choose(component: Component, fp32_run, candidates: dict, timing_input: dict, checks: list[tuple[dict, np.ndarray]],
-           repeats: int = 5) -> tuple[str | None, dict]:
+           repeats: int = 5, sizes: dict | None = None) -> tuple[str | None, dict]:
     """Measure fp32 and each int8 candidate; return the kept candidate's label (or None) and the record.
 
-    candidates: label -> run(inputs) callable. checks: (inputs, torch output) pairs.
+    candidates: label -> run(inputs) callable. checks: (inputs, torch output) pairs. A candidate is
+    eligible when it is MIN_SPEEDUP faster than fp32 and within the error limit; of the eligible
+    ones the smallest on disk (sizes: label -> bytes) is kept, then the fastest.
     """
+    sizes = sizes or {}
     record = {"fp32_ms": round(time_ms(fp32_run, timing_input, repeats), 3), "candidates": {}}
     limit = ERROR_LIMITS[component.name]
-    best, best_ms = None, record["fp32_ms"] / MIN_SPEEDUP
+    eligible = []
     for label, run in candidates.items():
         try:
             error = max(norm_error(run(inputs), expected) for inputs, expected in checks)
@@ -99,12 +102,15 @@ def choose(component: Component, fp32_run, candidates: dict, timing_input: dict,
             continue
         record["candidates"][label] = {"ms": round(ms, 3), "norm_error": round(error, 5),
                                        "speedup": round(record["fp32_ms"] / ms, 3)}
-        if error <= limit and ms < best_ms:
-            best, best_ms = label, ms
+        if label in sizes:
+            record["candidates"][label]["bytes"] = sizes[label]
+        if error <= limit and ms < record["fp32_ms"] / MIN_SPEEDUP:
+            eligible.append((sizes.get(label, 0), ms, label))
+    best = min(eligible)[2] if eligible else None
     if best is not None:
         c = record["candidates"][best]
         record["reason"] = (f"{best}: {c['speedup']:.2f}x faster than fp32, error {c['norm_error']:.3g} "
-                            f"<= {limit}")
+                            f"<= {limit}" + (f"; smallest of {len(eligible)} that qualify" if len(eligible) > 1 else ""))
     else:
         why = []
         for label, c in record["candidates"].items():
