@@ -30,6 +30,18 @@ WORKER_TIMEOUT = 1800  # seconds per backend: a hung runtime must not hang the b
 # -- the worker (runs in its own process) ----------------------------------------------------------
 
 def _peak_rss_mb() -> float:
+    """This process's own peak resident set (MB).
+
+    On Linux ru_maxrss survives exec, so a worker forked from a large parent would report the
+    parent's peak; VmHWM belongs to the worker's own address space.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10
+    except OSError:
+        pass
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
