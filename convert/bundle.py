@@ -148,7 +148,7 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     """
     import torch
 
-    from t2a_edge.convert.export import BACKEND_MAX_BATCH, components, export_program, parity_inputs
+    from t2a_edge.convert.export import BACKEND_MAX_BATCH, BASES_IN_GRAPH, components, export_program, parity_inputs
     from t2a_edge.convert.quantize import calibration_sets
     from t2a_edge.core.text import TextEncoder
 
@@ -166,25 +166,26 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     config = model.cfg
     lowerings = sorted({"fp16" if p == "fp16" else "fp32" for p in precisions})
     per_backend = 3 * (2 * len(lowerings) + ("int8" in precisions)) + (len(precisions) if check_end_to_end else 0)
-    batch_modes = sorted({BACKEND_MAX_BATCH[b] for b in backends})
-    step = _Progress(progress, 3 * len(batch_modes) + len(backends) * per_backend)
+    modes = sorted({(BACKEND_MAX_BATCH[b], BASES_IN_GRAPH[b]) for b in backends})
+    step = _Progress(progress, 3 * len(modes) + len(backends) * per_backend)
     torch.manual_seed(0)
     programs = {}
-    for max_batch in batch_modes:
+    for max_batch, in_graph in modes:
         for part in parts:
             step(f"export {part.name}" + (" (batch 1)" if max_batch == 1 else ""))
-            programs[max_batch, part.name] = export_program(part, config, max_batch)
+            programs[max_batch, in_graph, part.name] = export_program(part, config, max_batch, in_graph)
     calibration = calibration_sets({p.name: p for p in parts}, config) if "int8" in precisions else None
     checks = {p.name: [(x, _ref(p, x)) for x in parity_inputs(p, config)] for p in parts}
     reference_wave = None
     results = {}
     for backend in backends:
-        max_batch = BACKEND_MAX_BATCH[backend]
+        max_batch, in_graph = BACKEND_MAX_BATCH[backend], BASES_IN_GRAPH[backend]
         first = Path(out_for(backend, precisions[0]))
         work = _tmp_dir(first.with_name(first.name + "-work"))
         try:
-            lowered = _lower_backend(backend, precisions, lowerings, parts, {p.name: programs[max_batch, p.name]
-                                     for p in parts}, checks, calibration, config, work, step, max_batch)
+            own = {p.name: programs[max_batch, in_graph, p.name] for p in parts}
+            lowered = _lower_backend(backend, precisions, lowerings, parts, own, checks, calibration, config, work,
+                                     step, max_batch)
             for precision in precisions:
                 out = Path(out_for(backend, precision))
                 tmp = _tmp_dir(out)

@@ -28,6 +28,9 @@ from t2a_edge.core.text import TEXT_DIM, TextEncoder
 
 COMPONENTS = ("text_encoder", "step", "decoder")
 MAX_BATCH = 8  # largest batch one component call takes; the runtimes split bigger batches
+# DFT bases built in the graph (smaller files) where the runtime folds them at load; ExecuTorch
+# does not fold, so its programs store them.
+BASES_IN_GRAPH = {"onnx": True, "openvino": True, "coreml": True, "executorch": False}
 # XNNPACK reshapes take one dynamic dimension, so ExecuTorch programs fix batch 1 (N stays dynamic).
 BACKEND_MAX_BATCH = {"onnx": MAX_BATCH, "openvino": MAX_BATCH, "coreml": MAX_BATCH, "executorch": 1}
 EXAMPLE_BATCH = 2  # torch.export specialises a dimension whose example size is 0 or 1
@@ -123,9 +126,9 @@ class _Basis(nn.Module):
         generated = dft_basis(n_fft, inverse)
         scale = stored.abs().max()
         # Generate in the graph only if the recipe reproduces the model's own basis.
-        self.generate = bool(generated.shape == stored.shape and (generated - stored).abs().max() <= 1e-6 * scale)
-        if not self.generate:
-            self.register_buffer("stored", stored)
+        self.can_generate = bool(generated.shape == stored.shape and (generated - stored).abs().max() <= 1e-6 * scale)
+        self.generate = self.can_generate
+        self.register_buffer("stored", stored)  # unused (and dropped by the exporters) when generated
 
     def forward(self) -> torch.Tensor:
         return dft_basis(self.n_fft, self.inverse) if self.generate else self.stored
@@ -245,7 +248,8 @@ def fast_spectral(module: nn.Module) -> nn.Module:
     """Swap every InverseSTFT / ForwardSTFT inside `module` for its matmul form (in place)."""
     from t2a_edge.core import spectral
 
-    swaps = {getattr(spectral, "InverseSTFT", None): OverlapAddISTFT, getattr(spectral, "ForwardSTFT", None): FramedSTFT}
+    swaps = {getattr(spectral, "InverseSTFT", None): OverlapAddISTFT,
+             getattr(spectral, "ForwardSTFT", None): FramedSTFT}
     swaps.pop(None, None)
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
@@ -282,7 +286,8 @@ def components(model: T2AModel, text_encoder: TextEncoder | None = None) -> list
                   ("text", "text_mask", "tokens", "known", "noise", "cfg", "temperature"), ("prediction",),
                   {"text": batch, "text_mask": batch, "tokens": batch_tokens, "known": batch_tokens,
                    "noise": batch_tokens}),
-        Component("decoder", DecoderGraph(_slim(model, ("codec",))).eval(), ("tokens",), ("wave",), {"tokens": batch_tokens}),
+        Component("decoder", DecoderGraph(_slim(model, ("codec",))).eval(), ("tokens",), ("wave",),
+                  {"tokens": batch_tokens}),
     ]
 
 
@@ -332,14 +337,19 @@ def to_torch(inputs: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
     return tuple(torch.from_numpy(np.ascontiguousarray(v)) for v in inputs.values())
 
 
-def export_program(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH):
+def export_program(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH,
+                   bases_in_graph: bool = True):
     """torch.export the component with dynamic batch and token count."""
     from torch.export import export
 
+    for module in component.module.modules():
+        if isinstance(module, _Basis):
+            module.generate = bases_in_graph and module.can_generate
     example = example_for_export(component, config, max_batch)
     with export_friendly(), torch.no_grad():
         try:
-            return export(component.module, to_torch(example), dynamic_shapes=dynamic_shapes(component, config, max_batch))
+            shapes = dynamic_shapes(component, config, max_batch)
+            return export(component.module, to_torch(example), dynamic_shapes=shapes)
         except Exception as exc:  # surface which component failed, keep the cause
             raise RuntimeError(f"torch.export of {component.name} failed: {exc}") from exc
 

@@ -35,12 +35,18 @@ def export_onnx(component: Component, program, path: Path) -> Path:
     """Write the fp32 ONNX graph of an exported program (one self-contained file)."""
     import torch
 
-    # The decoder builds its DFT bases in the graph (export.dft_basis); onnxscript's optimizer would
-    # fold one copy per call site into the file, so it is left to onnxruntime's own folding at load.
-    optimize = component.name != "decoder"
+    # The decoder builds its DFT bases in the graph (export.dft_basis). The default optimizer would
+    # fold one copy per call site into the file; folding only small constants (scalars, CastLike,
+    # which onnxruntime cannot fold itself) leaves the bases to onnxruntime's folding at load.
+    small_constants_only = component.name == "decoder"
     with quiet():
         onnx_program = torch.onnx.export(program, (), dynamo=True, input_names=list(component.inputs),
-                                         output_names=list(component.outputs), optimize=optimize, verbose=False)
+                                         output_names=list(component.outputs), optimize=not small_constants_only,
+                                         verbose=False)
+        if small_constants_only:
+            import onnxscript
+
+            onnx_program.model = onnxscript.optimizer.optimize(onnx_program.model, output_size_limit=1024)
         onnx_program.save(str(path), external_data=False)
     return path
 

@@ -110,7 +110,9 @@ def choose(component: Component, fp32_run, candidates: dict, timing_input: dict,
     if best is not None:
         c = record["candidates"][best]
         record["reason"] = (f"{best}: {c['speedup']:.2f}x faster than fp32, error {c['norm_error']:.3g} "
-                            f"<= {limit}" + (f"; smallest of {len(eligible)} that qualify" if len(eligible) > 1 else ""))
+                            f"<= {limit}")
+        if len(eligible) > 1:
+            record["reason"] += f"; smallest of {len(eligible)} that qualify"
     else:
         why = []
         for label, c in record["candidates"].items():

@@ -259,7 +259,9 @@ def load_bundle(folder: Path, backend: str = "auto", precision: str | None = Non
         raise T2AError(f"{folder} is an {manifest['precision']} bundle, not {precision}: pass --precision "
                        f"{manifest['precision']} (or the model folder to convert for {precision})")
     runtime = _bundle_backend(folder, own)
-    why = f"bundle for {own} {manifest['precision']}" + (" (auto: the bundle's own backend)" if backend == "auto" else "")
+    why = f"bundle for {own} {manifest['precision']}"
+    if backend == "auto":
+        why += " (auto: the bundle's own backend)"
     meta = {"kind": "student", "defaults": manifest.get("model", {}).get("defaults", {}), "bundle": str(folder),
             "manifest": manifest}
     return runtime, meta, why
