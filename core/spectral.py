@@ -26,6 +26,14 @@ def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, fmin: float = 0.0,
     return np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
 
 
+def windowed_dft(n_fft: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hann-windowed one-sided DFT rows: cos and -sin bases (bins, n_fft), and the window."""
+    window = hann(n_fft)
+    k = np.arange(n_fft // 2 + 1)[:, None]
+    n = np.arange(n_fft)[None, :]
+    return np.cos(2 * np.pi * k * n / n_fft) * window, -np.sin(2 * np.pi * k * n / n_fft) * window, window
+
+
 class InverseSTFT(nn.Module):
     """Overlap-add inverse STFT as conv_transpose1d with a windowed inverse-DFT basis.
 
@@ -36,16 +44,11 @@ class InverseSTFT(nn.Module):
     def __init__(self, n_fft: int, hop: int):
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
-        bins = n_fft // 2 + 1
-        window = hann(n_fft)
-        k = np.arange(bins)[:, None]
-        n = np.arange(n_fft)[None, :]
+        cos, sin, window = windowed_dft(n_fft)
         # One-sided spectrum: interior bins count twice, DC and Nyquist once.
-        weight = np.full((bins, 1), 2.0)
-        weight[0] = weight[-1] = 1.0
-        real_basis = weight * np.cos(2 * np.pi * k * n / n_fft) / n_fft * window
-        imag_basis = -weight * np.sin(2 * np.pi * k * n / n_fft) / n_fft * window
-        basis = np.concatenate([real_basis, imag_basis])[:, None, :]  # (2 * bins, 1, n_fft)
+        weight = np.full((n_fft // 2 + 1, 1), 2.0 / n_fft)
+        weight[0] = weight[-1] = 1.0 / n_fft
+        basis = np.concatenate([weight * cos, weight * sin])[:, None, :]  # (2 * bins, 1, n_fft)
         self.register_buffer("basis", torch.tensor(basis, dtype=torch.float32), persistent=False)
         self.register_buffer("window_sq", torch.tensor(window**2, dtype=torch.float32)[None, None],
                              persistent=False)
@@ -68,12 +71,8 @@ class ForwardSTFT(nn.Module):
     def __init__(self, n_fft: int, hop: int):
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
-        bins = n_fft // 2 + 1
-        window = hann(n_fft)
-        k = np.arange(bins)[:, None]
-        n = np.arange(n_fft)[None, :]
-        basis = np.concatenate([np.cos(2 * np.pi * k * n / n_fft) * window,
-                                -np.sin(2 * np.pi * k * n / n_fft) * window])[:, None, :]
+        cos, sin, _ = windowed_dft(n_fft)
+        basis = np.concatenate([cos, sin])[:, None, :]
         self.register_buffer("basis", torch.tensor(basis, dtype=torch.float32), persistent=False)
 
     def forward(self, wave: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
