@@ -17,6 +17,7 @@ VERBS = {
     "eval": "t2a_edge.apps.eval_cmd:eval_group",
     "convert": "t2a_edge.apps.convert_cmd:convert",
     "bench": "t2a_edge.apps.bench_cmd:bench",
+    "export": "t2a_edge.apps.export_cmd:export",
     "info": "t2a_edge.apps.info_cmd:info",
 }
 SUMMARIES = {
@@ -26,6 +27,7 @@ SUMMARIES = {
     "eval": "Score generated audio with the YAMNet judge.",
     "convert": "Lower a model to an edge runtime bundle.",
     "bench": "Time every backend and precision on this machine.",
+    "export": "Write a trained model as a shareable folder with its defaults.",
     "info": "Versions, backends, CPU features and paths.",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from pathlib import Path
 
@@ -203,23 +204,32 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, ba
 @click.option("--model", default="default", show_default=True, metavar="PATH|default",
               help="Student model, for student rows.")
 @click.option("--teacher", default=None, metavar="PATH", help="Teacher model, for teacher rows.")
+@click.option("--speed-batch", type=int, default=8, show_default=True,
+              help="Also time each row with this many prompts per call (s/clip); 0 = skip.")
 @generation_options
 @common_options
-def compare(configs, model, teacher, backend, seconds, seed, out, data, split, limit, json_path, table_path, threads):
+def compare(configs, model, teacher, speed_batch, backend, seconds, seed, out, data, split, limit, json_path,
+            table_path, threads):
     """The paper-style table: teacher and student rows, quality and speed from one run.
 
-    CONFIGS are `teacher:K=64,S=100` or `student:K=8`, with optional cfg=, temp= and backend=
-    settings (comma-separated). Teacher rows run the --teacher model, student rows --model.
+    CONFIGS are `teacher:K=64,S=100` or `student:K=8`, with optional cfg=, temp=, backend= and
+    prompts=paraphrase settings (comma-separated). Teacher rows run the --teacher model, student
+    rows --model; a config's model= names another student (e.g. the one trained without distillation).
     Default: student:K=64 student:K=8 student:K=1, plus teacher:K=64,S=100 when --teacher is given.
+    Quality and s/clip come from one clip per call; --speed-batch adds s/clip at that batch size.
     """
+    import dataclasses
+
     from t2a_edge.apps.evaluation import generation
 
+    if speed_batch < 0:
+        raise T2AError("--speed-batch must be >= 0")
     check_inputs(seconds, json_path, table_path)
     configs = configs or ((DEFAULT_TEACHER if teacher else ()) + DEFAULT_STUDENT)
     parsed = [generation.parse_config(c) for c in configs]
     models = {}
     for config in parsed:
-        key = (teacher if config.name == "teacher" and teacher else model, config.backend or backend)
+        key = model_key(config, model, teacher, backend)
         if key not in models:
             models[key] = generation.load_model(*key)
         generation.check_kind(models[key], config, key[0])
@@ -227,13 +237,24 @@ def compare(configs, model, teacher, backend, seconds, seed, out, data, split, l
     rows = []
     with output_folder(out) as folder:
         for index, config in enumerate(parsed):
-            key = (teacher if config.name == "teacher" and teacher else model, config.backend or backend)
-            sub = folder / f"{index:02d}-{config.label.replace(':', '_').replace(',', '_').replace('=', '')}"
+            key = model_key(config, model, teacher, backend)
+            sub = folder / f"{index:02d}-{re.sub(r'[^A-Za-z0-9.]+', '_', config.label)}"
             files, timing = generation.generate_set(models[key], session.items, sub, config, seconds, seed)
-            rows.append(session.score_files(config.label, session.items, files, **timing))
+            if speed_batch:
+                timing["latency_batch_s"] = generation.time_batched(models[key], session.items, config, seconds,
+                                                                   speed_batch)
+            prompted = [dataclasses.replace(item, caption=prompt) for item, prompt
+                        in zip(session.items, generation.prompts_for(session.items, config.prompts))]
+            rows.append(session.score_files(config.label, prompted, files, **timing))
     rows.insert(0, session.real_row())
     finish(rows, json_path, table_path, split=split, data=session.manifest, model=model, teacher=teacher or model,
-           backend=backend, seconds=seconds, seed=seed)
+           backend=backend, seconds=seconds, seed=seed, speed_batch=speed_batch)
+
+
+def model_key(config, model, teacher, backend) -> tuple[str, str]:
+    """(model path, backend) a compare row runs: its own model=, else --teacher for teacher rows, else --model."""
+    path = config.model or (teacher if config.name == "teacher" and teacher else model)
+    return path, config.backend or backend
 
 
 @eval_group.command("codec")

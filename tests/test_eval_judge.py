@@ -173,6 +173,8 @@ class FakeModel:
     def generate(self, prompt, seed=0, **kwargs):
         self.calls.append((prompt, seed, kwargs))
         seconds = kwargs.get("seconds", 3.0)
+        if isinstance(prompt, list):
+            return [self.generate(p, seed + i, **kwargs) for i, p in enumerate(prompt)]
         x = tone(400 + seed % 300, seconds) if "tone" in prompt else noise(seed, seconds)
         return FakeAudio(x)
 
@@ -186,8 +188,11 @@ def fake_cli(cache_root, monkeypatch):
 
     models = {"student": FakeModel("student"), "teacher": FakeModel("teacher")}
     monkeypatch.setenv("T2A_EDGE_CACHE", str(cache_root))
-    monkeypatch.setattr(generation, "load_model",
-                        lambda path, backend: models["teacher" if "teacher" in str(path) else "student"])
+    def load(path, backend):
+        name = "teacher" if "teacher" in str(path) else "student" if str(path) == "default" else str(path)
+        return models.setdefault(name, FakeModel("student"))
+
+    monkeypatch.setattr(generation, "load_model", load)
     monkeypatch.setattr(scoring, "accepted_lookup", lambda: ACCEPTED.__getitem__)
     return models
 
@@ -227,3 +232,45 @@ def test_compare_and_codec_tables(fake_cli, tmp_path, capsys):
     assert 0.9 < codec["embedding_cosine"] <= 1.0 and codec["top1_agreement"] > 0.5
     assert codec["mel_l1"] > 0 and codec["mrstft"] > 0 and codec["kl"] < 1.0
     assert "MR-STFT" in capsys.readouterr().out
+
+
+def test_compare_paraphrases_other_model_and_batched_speed(fake_cli, tmp_path, monkeypatch):
+    from t2a_edge.apps.cli import main
+    from t2a_edge.apps.evaluation import paraphrases
+
+    monkeypatch.setattr(paraphrases, "PARAPHRASES", {"tone": ("a pure tone beeping", "a sine tone")})
+    manifest = write_corpus(tmp_path / "corpus")
+    main(["eval", "compare", "student:K=2", "student:K=2,prompts=paraphrase", "student:K=2,model=no-distill",
+          "--data", str(manifest), "--speed-batch", "3", "--seconds", "1", "--json", str(tmp_path / "c.json")])
+    rows = json.loads((tmp_path / "c.json").read_text())["rows"][1:]
+    prompts = [c["caption"] for c in rows[1]["per_clip"]]
+    # tone clips c0, c2, c4 cycle through their category's paraphrases; noise has none and keeps its caption
+    assert prompts == ["a pure tone beeping", "a noise sound", "a sine tone", "a noise sound",
+                       "a pure tone beeping", "a noise sound"]
+    assert rows[1]["hit_rate"] > 0.5
+    assert all(r["latency_batch_s"] > 0 for r in rows)
+    batched = [p for p, _, _ in fake_cli["student"].calls if isinstance(p, list)]
+    assert batched and all(len(p) == 3 for p in batched)
+    other = fake_cli["no-distill"].calls
+    assert other and all(kw["steps"] == 2 for _, _, kw in other)
+    assert not any(p == "a pure tone beeping" for p, _, _ in other)
+
+
+def test_paraphrases_are_not_corpus_captions():
+    """The paraphrased prompts must be new wording: none is a caption spec of the corpus rules."""
+    import ast
+    import inspect
+
+    from t2a_edge.apps.evaluation.paraphrases import PARAPHRASES
+    from t2a_edge.train.corpus import captions, sources
+    from t2a_edge.train.corpus.categories import CATEGORIES
+
+    assert set(PARAPHRASES) == set(CATEGORIES)
+    specs = set()
+    for module in (sources, captions):
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                specs.update(part.strip().lower() for part in node.value.split("|"))
+    assert len(specs) > 500
+    clashes = [p for prompts in PARAPHRASES.values() for p in prompts if p.lower() in specs]
+    assert not clashes

@@ -21,16 +21,20 @@ class RunConfig:
     cfg: float | None = None
     temperature: float | None = None
     backend: str | None = None
+    model: str | None = None  # a model folder for this row only (e.g. the student trained without distillation)
+    prompts: str = "captions"  # "captions" (the test captions) or "paraphrase" (apps/evaluation/paraphrases.py)
     label: str = ""
     extra: dict = field(default_factory=dict)
 
 
 DEFAULTS = {"teacher": {"K": 64, "S": 100}, "student": {"K": 8}}
-KEYS = {"K": "steps", "S": "teacher_steps", "cfg": "cfg", "temp": "temperature", "backend": "backend"}
+KEYS = {"K": "steps", "S": "teacher_steps", "cfg": "cfg", "temp": "temperature", "backend": "backend",
+        "prompts": "prompts", "model": "model"}
+PROMPT_SETS = ("captions", "paraphrase")
 
 
 def parse_config(text: str) -> RunConfig:
-    """Parse `teacher:K=64,S=100` or `student:K=8,cfg=3,temp=0.7,backend=onnx`."""
+    """Parse `teacher:K=64,S=100` or `student:K=8,cfg=3,temp=0.7,backend=onnx,prompts=paraphrase`."""
     name, _, rest = text.partition(":")
     if name not in DEFAULTS:
         raise T2AError(f"config '{text}': start with 'teacher' or 'student' (e.g. student:K=8)")
@@ -45,12 +49,14 @@ def parse_config(text: str) -> RunConfig:
     config = RunConfig(name)
     try:
         for key, value in values.items():
-            cast = {"K": int, "S": int, "cfg": float, "temp": float, "backend": str}[key]
+            cast = {"K": int, "S": int, "cfg": float, "temp": float, "backend": str, "prompts": str, "model": str}[key]
             setattr(config, KEYS[key], cast(value))
     except ValueError:
         raise T2AError(f"config '{text}': a number is malformed") from None
     if config.steps is not None and config.steps < 1 or config.teacher_steps is not None and config.teacher_steps < 1:
         raise T2AError(f"config '{text}': K and S must be at least 1")
+    if config.prompts not in PROMPT_SETS:
+        raise T2AError(f"config '{text}': prompts must be one of {', '.join(PROMPT_SETS)}")
     config.label = text if rest else f"{name}:" + ",".join(f"{k}={v}" for k, v in DEFAULTS[name].items())
     return config
 
@@ -84,25 +90,58 @@ def check_kind(model, config: RunConfig, path: str) -> None:
                        f"pass {flag} PATH")
 
 
+def prompts_for(items: list[Item], prompt_set: str = "captions") -> list[str]:
+    """The prompt per item: its test caption, or its category's paraphrases in turn (by id order)."""
+    if prompt_set == "captions":
+        return [item.caption for item in items]
+    from t2a_edge.apps.evaluation.paraphrases import paraphrase
+
+    seen: dict[str, int] = {}
+    prompts = []
+    for item in items:
+        index = seen[item.category] = seen.get(item.category, -1) + 1
+        prompts.append(paraphrase(item.category, index) or item.caption)
+    return prompts
+
+
+def generation_kwargs(config: RunConfig, seconds: float | None) -> dict:
+    """The generate() settings a config fixes; the rest come from the model's defaults."""
+    return {k: v for k, v in (("seconds", seconds), ("steps", config.steps), ("teacher_steps", config.teacher_steps),
+                              ("cfg", config.cfg), ("temperature", config.temperature)) if v is not None}
+
+
+def time_batched(model, items: list[Item], config: RunConfig, seconds: float | None, batch: int,
+                 repeats: int = 2) -> float:
+    """Seconds per clip when `batch` prompts are generated as one call (after one untimed call)."""
+    prompts = prompts_for(items, config.prompts)
+    prompts = (prompts * batch)[:batch]
+    kwargs = generation_kwargs(config, seconds)
+    model.generate(prompts, seed=0, **kwargs)
+    start = time.perf_counter()
+    for repeat in range(repeats):
+        model.generate(prompts, seed=repeat + 1, **kwargs)
+    return (time.perf_counter() - start) / (repeats * batch)
+
+
 def generate_set(model, items: list[Item], folder: Path, config: RunConfig, seconds: float | None,
                  seed: int = 0, progress: bool = True) -> tuple[list[Path], dict]:
     """Write `<id>.wav` for every item into `folder`; return the files and the timing summary."""
     from t2a_edge.core.audio import save_audio
 
     folder.mkdir(parents=True, exist_ok=True)
-    kwargs = {k: v for k, v in (("seconds", seconds), ("steps", config.steps), ("teacher_steps", config.teacher_steps),
-                                ("cfg", config.cfg), ("temperature", config.temperature)) if v is not None}
+    kwargs = generation_kwargs(config, seconds)
+    prompts = prompts_for(items, config.prompts)
     # One untimed call first: the first generation pays for lazy loading and allocator warm-up.
-    model.generate(items[0].caption, seed=0, **kwargs)
+    model.generate(prompts[0], seed=0, **kwargs)
     files, elapsed, audio_seconds = [], 0.0, 0.0
-    iterator = items
+    iterator = list(zip(items, prompts))
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(items, desc=config.label or config.name, unit="clip", leave=False)
-    for item in iterator:
+        iterator = tqdm(iterator, desc=config.label or config.name, unit="clip", leave=False)
+    for item, prompt in iterator:
         start = time.perf_counter()
-        audio = model.generate(item.caption, seed=clip_seed(item.id, seed), **kwargs)
+        audio = model.generate(prompt, seed=clip_seed(item.id, seed), **kwargs)
         elapsed += time.perf_counter() - start
         audio_seconds += len(audio.samples) / audio.sample_rate
         path = folder / f"{item.id}.wav"

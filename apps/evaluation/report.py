@@ -9,7 +9,8 @@ from t2a_edge.core.errors import T2AError
 
 COLUMNS = (("system", "system", None), ("clips", "clips", "d"), ("fad", "FAD ↓", ".2f"),
            ("kl", "KL ↓", ".3f"), ("is", "IS ↑", ".2f"), ("hit_rate", "hit-rate ↑", ".1%"),
-           ("latency_s", "s / clip", ".2f"), ("rtf", "RTF ↓", ".3f"))
+           ("latency_s", "s / clip", ".2f"), ("rtf", "RTF ↓", ".3f"),
+           ("latency_batch_s", "s / clip, batched", ".3f"))
 RECON_COLUMNS = (("mel_l1", "mel L1 ↓", ".3f"), ("mrstft", "MR-STFT ↓", ".3f"),
                  ("embedding_cosine", "emb. cosine ↑", ".3f"), ("top1_agreement", "top-1 agree ↑", ".1%"))
 
@@ -18,7 +19,8 @@ NOTES = ("FAD: Fréchet distance of per-patch YAMNet embeddings (1024-d) against
          "over patches), paired by caption. IS over the same distributions. Hit-rate: share of clips "
          "whose top-5 YAMNet classes include one their category accepts. Real row: FAD between two "
          "category-balanced halves, KL between same-category clips of the two halves. "
-         "RTF: generation time / audio duration.")
+         "RTF: generation time / audio duration, one clip per call. Batched: s / clip with "
+         "--speed-batch prompts per call.")
 
 
 def _cell(value, fmt) -> str:

@@ -1,0 +1,77 @@
+"""`t2a-edge export`: a trained model folder -> a shareable one (fp16 storage, measured defaults, card)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+
+from t2a_edge.core.errors import T2AError
+
+CARD_NAME = "MODEL_CARD.md"
+
+
+def parse_defaults(steps, cfg, temperature, seconds) -> dict:
+    """The generation defaults to record, checked like a generate() call would check them."""
+    defaults = {k: v for k, v in (("steps", steps), ("cfg", cfg), ("temperature", temperature),
+                                  ("seconds", seconds)) if v is not None}
+    if steps is not None and steps < 1:
+        raise T2AError("--steps must be >= 1")
+    if cfg is not None and cfg < 0:
+        raise T2AError("--cfg must be >= 0")
+    if temperature is not None and temperature <= 0:
+        raise T2AError("--temperature must be > 0")
+    if seconds is not None and seconds <= 0:
+        raise T2AError("--seconds must be > 0")
+    return defaults
+
+
+@click.command("export")
+@click.argument("model")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--half", is_flag=True, help="Store weights as float16 (half the size; computed in float32).")
+@click.option("--steps", type=int, default=None, help="Default iterations K to record.")
+@click.option("--cfg", type=float, default=None, help="Default guidance scale to record.")
+@click.option("--temperature", type=float, default=None, help="Default temperature to record.")
+@click.option("--seconds", type=float, default=None, help="Default clip length to record.")
+@click.option("--card", type=click.Path(dir_okay=False), default=None, help="Markdown model card to include.")
+@click.option("--force", is_flag=True, help="Replace OUT if it already holds a model.")
+def export(model, out, half, steps, cfg, temperature, seconds, card, force):
+    """Write MODEL (a model or run folder) to OUT with verified weights, defaults and a model card."""
+    import torch
+
+    from t2a_edge.core.model import load_model, save_model
+    from t2a_edge.core.model_files import read_model_meta
+    from t2a_edge.runtimes.api import resolve_model_dir
+
+    source = resolve_model_dir(model)
+    defaults = parse_defaults(steps, cfg, temperature, seconds)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise T2AError(f"{out} is not empty: pass --force to replace it")
+    if card and not Path(card).is_file():
+        raise T2AError(f"--card {card} does not exist")
+    meta = read_model_meta(source)
+    net = load_model(source)  # verifies every sha256 on the way in
+    extra = {k: v for k, v in meta.items() if k not in ("format", "kind", "config", "files", "parts")}
+    extra["defaults"] = {**meta.get("defaults", {}), **defaults}
+    extra["storage_dtype"] = "float16" if half else "float32"
+    # Written beside OUT and renamed into place, so a failure never leaves half a model behind.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        save_model(net, staging, extra=extra, dtype=torch.float16 if half else torch.float32)
+        if card:
+            shutil.copyfile(card, staging / CARD_NAME)
+        load_model(staging)  # what we ship must load
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    size = sum(p.stat().st_size for p in out.iterdir()) / 1e6
+    shown = ", ".join(f"{k}={v:g}" for k, v in extra["defaults"].items()) or "none"
+    click.echo(f"wrote {out} ({net.kind}, {size:.1f} MB, {extra['storage_dtype']}; defaults: {shown})")
