@@ -47,6 +47,9 @@ class Backbone(nn.Module):
         self.null_text = nn.Parameter(torch.zeros(cfg.text_tokens, cfg.text_dim))
         self.blocks = nn.ModuleList(Block(w, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(w)
+        if cfg.global_text:
+            self.sentence_in = nn.Linear(cfg.text_dim, w)
+            self.sentence_out = nn.Linear(cfg.text_dim, w)
         for p in (self.mask_token, self.text_pos, self.token_pos, self.null_text):
             nn.init.normal_(p, std=0.02)
 
@@ -56,13 +59,24 @@ class Backbone(nn.Module):
         n = tokens.shape[1]
         x_text = self.text_proj(text) + self.text_pos
         x_tokens = torch.where(known[..., None] > 0.5, self.token_proj(tokens), self.mask_token)
-        x = torch.cat([x_text, x_tokens + self.token_pos[:n]], dim=1)
+        x_tokens = x_tokens + self.token_pos[:n]
+        if self.cfg.global_text:
+            sentence = self.sentence(text, text_mask)
+            x_tokens = x_tokens + self.sentence_in(sentence)
+        x = torch.cat([x_text, x_tokens], dim=1)
         # Padded caption positions are hidden from attention; latent positions are always visible.
         visible = torch.cat([text_mask.to(x.dtype), torch.ones_like(known, dtype=x.dtype)], dim=1)
         key_bias = ((1.0 - visible) * -1e4)[:, None, None, :]
         for block in self.blocks:
             x = block(x, key_bias)
-        return self.norm(x)[:, text.shape[1]:]
+        z = self.norm(x)[:, text.shape[1]:]
+        return z + self.sentence_out(sentence) if self.cfg.global_text else z
+
+    @staticmethod
+    def sentence(text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 384) mean of the visible text states: all-MiniLM-L6-v2's sentence embedding, unnormalised."""
+        weights = text_mask.to(text.dtype)[..., None]
+        return (text * weights).sum(dim=1, keepdim=True) / weights.sum(dim=1, keepdim=True).clamp_min(1.0)
 
     def null_like(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The null text states and an all-visible mask, batched like `text`."""

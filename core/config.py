@@ -44,6 +44,9 @@ class BackboneConfig:
     mlp_ratio: float = 4.0
     text_dim: int = 384
     text_tokens: int = 32  # captions are padded or cut to this many word pieces
+    # Also feed the caption's mean-pooled sentence embedding to every latent position (input and
+    # output): a direct text path. Off for models trained before it existed (their configs lack it).
+    global_text: bool = False
 
 
 @dataclass
@@ -115,12 +118,12 @@ class ModelConfig:
 def preset(name: str) -> ModelConfig:
     """Named sizes: `tiny` for tests (seconds to train), `small` for the CPU-trained default."""
     if name == "small":
-        return ModelConfig()
+        return ModelConfig(backbone=BackboneConfig(global_text=True))
     if name == "tiny":
         return ModelConfig(
             codec=CodecConfig(encoder_width=32, encoder_layers=1, decoder_width=32, decoder_layers=1,
                               latent_dim=8),
-            backbone=BackboneConfig(width=32, depth=2, heads=2, text_tokens=16),
+            backbone=BackboneConfig(width=32, depth=2, heads=2, text_tokens=16, global_text=True),
             head=HeadConfig(width=32, depth=2, noise_dim=16),
             max_seconds=2.0,
         )

@@ -166,3 +166,28 @@ def test_codec_starts_as_a_fitted_pca_codec():
     rebuilt = codec.decoder.log_magnitude(mean)
     baseline = (target - target.mean(-1, keepdim=True)).abs().mean()
     assert (rebuilt - target).abs().mean() < 0.6 * baseline
+
+
+def test_sentence_embedding_path_and_models_trained_before_it():
+    from t2a_edge.core.config import BackboneConfig
+
+    assert CFG.backbone.global_text and preset("small").backbone.global_text
+    text = torch.randn(2, CFG.backbone.text_tokens, 384)
+    mask = torch.zeros(2, CFG.backbone.text_tokens)
+    mask[0, :3], mask[1, :6] = 1, 1
+    sentence = Backbone.sentence(text, mask)
+    assert torch.allclose(sentence[0, 0], text[0, :3].mean(0), atol=1e-6)
+    assert torch.allclose(sentence[1, 0], text[1, :6].mean(0), atol=1e-6)
+    bb = Backbone(CFG.backbone, CFG.token_dim, CFG.max_tokens).eval()
+    tokens, known = torch.randn(2, 5, CFG.token_dim), torch.ones(2, 5)
+    with torch.no_grad():
+        bb.sentence_out.bias += 1.0  # the output path adds the projected sentence to every position
+        shifted = bb(text, mask, tokens, known)
+        bb.sentence_out.bias -= 1.0
+        assert torch.allclose(shifted - bb(text, mask, tokens, known), torch.ones(1), atol=1e-5)
+    # A config written before the option existed has no key: it builds the old backbone and loads old weights.
+    legacy = ModelConfig.from_dict({**CFG.to_dict(), "backbone": {k: v for k, v in CFG.to_dict()["backbone"].items()
+                                                                 if k != "global_text"}})
+    assert legacy.backbone == BackboneConfig(**{**CFG.to_dict()["backbone"], "global_text": False})
+    old = Backbone(legacy.backbone, CFG.token_dim, CFG.max_tokens)
+    assert not any(k.startswith("sentence") for k in old.state_dict())
