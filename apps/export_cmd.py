@@ -66,6 +66,10 @@ def export(model, out, half, steps, cfg, temperature, seconds, card, force):
         if card:
             shutil.copyfile(card, staging / CARD_NAME)
         load_model(staging)  # what we ship must load
+        # mkdtemp and the atomic writes create owner-only files: a shared model must be readable by all.
+        staging.chmod(0o755)
+        for path in staging.iterdir():
+            path.chmod(0o644)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)

@@ -21,8 +21,8 @@ def test_default_model_files_are_small_hashed_and_carded():
     for path in folder.iterdir():
         assert path.stat().st_size < MAX_FILE_BYTES, path
     assert sorted(p.name for p in folder.glob("*.safetensors")) == sorted(meta["files"])
-    card = (folder / "MODEL_CARD.md").read_text()
-    for section in ("Data", "License", "Training", "Figures", "Limits"):
+    card = (folder / "MODEL_CARD.md").read_text().lower()
+    for section in ("data", "license", "training", "figures", "limits"):
         assert section in card
 
 
