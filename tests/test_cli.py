@@ -21,9 +21,16 @@ def assert_one_line_error(code, err, pattern):
     assert len(lines) == 1 and pattern in lines[0], err
 
 
-def test_no_default_model_says_how_to_get_one(tmp_path):
-    code, out, err = run("generate", "dog barking", cwd=tmp_path)
-    assert_one_line_error(code, err, "no default model")
+def test_a_build_without_the_default_model_says_how_to_get_one(tmp_path, monkeypatch, capsys):
+    from t2a_edge.apps.cli import main
+    from t2a_edge.core import paths
+
+    monkeypatch.setattr(paths, "default_model_dir", lambda: tmp_path / "missing")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["generate", "dog barking", "--backend", "torch"])
+    err = capsys.readouterr().err
+    assert_one_line_error(stop.value.code, err, "no default model")
     assert "t2a-edge train" in err
     assert not list(tmp_path.iterdir())
 
