@@ -72,6 +72,10 @@ class ModelConfig:
     patch: int = 2  # latent frames per token: 50 Hz latents -> 25 tokens per second
     max_seconds: float = 10.0
     caption_dropout: float = 0.1  # share of training captions replaced by the null text (CFG)
+    # Token channel c = normalised latent c * (PCA std of component c) ** power, rescaled to unit mean
+    # variance. 0 keeps the codec's whitened latents, where the loudness/envelope component (std 48
+    # here) weighs no more in the losses than spectral detail (std 1.2); 0.5 weighs it ~6x more.
+    token_pca_power: float = 0.0
 
     @property
     def token_dim(self) -> int:
@@ -118,7 +122,7 @@ class ModelConfig:
 def preset(name: str) -> ModelConfig:
     """Named sizes: `tiny` for tests (seconds to train), `small` for the CPU-trained default."""
     if name == "small":
-        return ModelConfig(backbone=BackboneConfig(global_text=True))
+        return ModelConfig(backbone=BackboneConfig(global_text=True), token_pca_power=0.5)
     if name == "tiny":
         return ModelConfig(
             codec=CodecConfig(encoder_width=32, encoder_layers=1, decoder_width=32, decoder_layers=1,
@@ -126,6 +130,7 @@ def preset(name: str) -> ModelConfig:
             backbone=BackboneConfig(width=32, depth=2, heads=2, text_tokens=16, global_text=True),
             head=HeadConfig(width=32, depth=2, noise_dim=16),
             max_seconds=2.0,
+            token_pca_power=0.5,
         )
     raise T2AError(f"unknown preset '{name}': choose tiny or small")
 

@@ -30,6 +30,18 @@ class T2AModel(nn.Module):
         self.diffusion_head = DiffusionHead(cfg.token_dim, cfg.backbone.width, h.width, h.depth) if diffusion_head else None
         self.energy_head = (EnergyHead(cfg.token_dim, cfg.backbone.width, h.width, h.depth, h.noise_dim)
                             if energy_head else None)
+        if cfg.token_pca_power:
+            self.register_buffer("token_scale", torch.ones(cfg.codec.latent_dim))
+
+    def fit_token_scale(self) -> None:
+        """Set the per-channel token scale from the codec's PCA (call once the codec is trained)."""
+        if not self.cfg.token_pca_power:
+            return
+        spread = self.codec.decoder.pca.basis.norm(dim=1)  # std of each PCA component in log-magnitude units
+        if not bool((spread > 0).all()):
+            raise ValueError("fit the codec's PCA before the token scale")
+        scale = spread ** self.cfg.token_pca_power
+        self.token_scale.copy_(scale / scale.pow(2).mean().sqrt())
 
     @property
     def kind(self) -> str:
@@ -41,13 +53,16 @@ class T2AModel(nn.Module):
         """(B, latent_dim, frames) -> (B, frames / patch, latent_dim * patch)."""
         b, d, t = latents.shape
         p = self.cfg.patch
+        if self.cfg.token_pca_power:
+            latents = latents * self.token_scale[:, None]
         return latents[..., : t - t % p].reshape(b, d, t // p, p).permute(0, 2, 1, 3).reshape(b, t // p, d * p)
 
     def latents_from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, N, latent_dim * patch) -> (B, latent_dim, N * patch)."""
         b, n, _ = tokens.shape
         d, p = self.cfg.codec.latent_dim, self.cfg.patch
-        return tokens.reshape(b, n, d, p).permute(0, 2, 1, 3).reshape(b, d, n * p)
+        latents = tokens.reshape(b, n, d, p).permute(0, 2, 1, 3).reshape(b, d, n * p)
+        return latents / self.token_scale[:, None] if self.cfg.token_pca_power else latents
 
     def condition(self, text: torch.Tensor, text_mask: torch.Tensor, tokens: torch.Tensor, known: torch.Tensor,
                   cfg: float | torch.Tensor) -> torch.Tensor:

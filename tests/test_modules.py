@@ -122,6 +122,24 @@ def test_patching_round_trips():
     assert torch.equal(model.latents_from_tokens(tokens), latents)
 
 
+def test_token_scale_follows_the_pca_spread_and_round_trips():
+    model = T2AModel(CFG)
+    spread = torch.linspace(8.0, 1.0, CFG.codec.latent_dim)
+    with torch.no_grad():
+        model.codec.decoder.pca.basis.copy_(torch.randn_like(model.codec.decoder.pca.basis))
+        model.codec.decoder.pca.basis.mul_((spread / model.codec.decoder.pca.basis.norm(dim=1))[:, None])
+    model.fit_token_scale()
+    scale = model.token_scale
+    assert torch.allclose(scale.pow(2).mean(), torch.tensor(1.0), atol=1e-5)
+    assert torch.allclose(scale[0] / scale[-1], torch.tensor(8.0 ** CFG.token_pca_power), rtol=1e-4)
+    latents = torch.randn(2, CFG.codec.latent_dim, 12)
+    tokens = model.tokens_from_latents(latents)
+    assert torch.allclose(tokens[0, 0, :CFG.patch], latents[0, 0, :CFG.patch] * scale[0])
+    assert torch.allclose(model.latents_from_tokens(tokens), latents, atol=1e-6)
+    with pytest.raises(ValueError):
+        T2AModel(CFG).fit_token_scale()  # an unfitted codec has no spread to follow
+
+
 def test_forward_stft_matches_torch_stft():
     from t2a_edge.core.spectral import ForwardSTFT
 

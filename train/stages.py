@@ -132,6 +132,7 @@ def build(settings: Settings, cfg: ModelConfig):
         model = T2AModel(cfg, diffusion_head=True, energy_head=False)
         model.codec.load_state_dict(source.codec.state_dict())
         model.codec.requires_grad_(False)
+        model.fit_token_scale()
         params = list(model.backbone.parameters()) + list(model.diffusion_head.parameters())
         return model, TeacherLoss(model, settings), [{"params": params}]
     if settings.stage == "student":
@@ -140,6 +141,8 @@ def build(settings: Settings, cfg: ModelConfig):
         model = T2AModel(source.cfg, diffusion_head=False, energy_head=True)
         model.codec.load_state_dict(source.codec.state_dict())
         model.backbone.load_state_dict(source.backbone.state_dict())
+        if source.cfg.token_pca_power:
+            model.token_scale.copy_(source.token_scale)  # the student works in its teacher's token space
         model.codec.requires_grad_(False)
         groups = [{"params": list(model.backbone.parameters())},
                   {"params": list(model.energy_head.parameters()), "lr_mult": settings.head_lr_mult}]
