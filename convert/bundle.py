@@ -149,7 +149,7 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     import torch
 
     from t2a_edge.convert.export import BACKEND_MAX_BATCH, BASES_IN_GRAPH, components, export_program, parity_inputs
-    from t2a_edge.convert.quantize import calibration_sets
+    from t2a_edge.convert.quantize import HELDOUT_PROMPTS, calibration_sets
     from t2a_edge.core.text import TextEncoder
 
     backends = list(backends)
@@ -174,7 +174,12 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
         for part in parts:
             step(f"export {part.name}" + (" (batch 1)" if max_batch == 1 else ""))
             programs[max_batch, in_graph, part.name] = export_program(part, config, max_batch, in_graph)
-    calibration = calibration_sets({p.name: p for p in parts}, config) if "int8" in precisions else None
+    calibration = int8_checks = None
+    if "int8" in precisions:
+        named = {p.name: p for p in parts}
+        calibration = calibration_sets(named, config)
+        heldout = calibration_sets(named, config, seed=1, prompts=HELDOUT_PROMPTS)
+        int8_checks = {p.name: [(x, _ref(p, x)) for x in heldout[p.name]] for p in parts}
     checks = {p.name: [(x, _ref(p, x)) for x in parity_inputs(p, config)] for p in parts}
     reference_wave = None
     results = {}
@@ -184,8 +189,8 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
         work = _tmp_dir(first.with_name(first.name + "-work"))
         try:
             own = {p.name: programs[max_batch, in_graph, p.name] for p in parts}
-            lowered = _lower_backend(backend, precisions, lowerings, parts, own, checks, calibration, config, work,
-                                     step, max_batch)
+            lowered = _lower_backend(backend, precisions, lowerings, parts, own, checks, calibration, int8_checks,
+                                     config, work, step, max_batch)
             for precision in precisions:
                 out = Path(out_for(backend, precision))
                 tmp = _tmp_dir(out)
@@ -271,9 +276,11 @@ def _gate_end_to_end(backend: str, precision: str, figures: dict) -> None:
                        f"< {JUDGE_COSINE}; use --precision fp32")
 
 
-def _lower_backend(backend, precisions, lowerings, parts, programs, checks, calibration, config, work: Path, step,
-                   max_batch) -> dict:
+def _lower_backend(backend, precisions, lowerings, parts, programs, checks, calibration, int8_checks, config,
+                   work: Path, step, max_batch) -> dict:
     """Lower every component once per lowering precision, check it, and quantize if int8 is asked.
+
+    checks: fixed random inputs for fp32/fp16 parity; int8_checks: real inputs of held-out prompts.
 
     Returns {component: {"fp32": entry, "fp16": entry, "int8": entry}} where an entry holds the
     files (relative to `work`), the method and the measurements.
@@ -305,8 +312,8 @@ def _lower_backend(backend, precisions, lowerings, parts, programs, checks, cali
             candidates = exporter.quantize(part, programs[part.name], config, folder,
                                            str(Path("..") / fp32["files"][0]), calibration[part.name])
             candidates = {label: [f"int8/{rel}" for rel in rels] for label, rels in candidates.items()}
-            label, record = _pick(part, runtime, fp32["files"], candidates, checks, work, config, runnable, exporter,
-                                  spec)
+            label, record = _pick(part, runtime, fp32["files"], candidates, int8_checks, work, config, runnable,
+                                  exporter, spec)
             if label is None:
                 entry = dict(fp32, quantization=record)
             else:
@@ -314,7 +321,8 @@ def _lower_backend(backend, precisions, lowerings, parts, programs, checks, cali
                 parity = ({"relative_error": None, "structural_check": measured["structural_check"],
                            "note": "CoreML predictions need macOS"} if "structural_check" in measured
                           else {"norm_error": measured.get("norm_error")})
-                entry = {"spec": spec, "files": candidates[label], "method": label, "precision": "int8",
+                entry = {"spec": _candidate_spec(exporter, label, spec), "files": candidates[label], "method": label,
+                         "precision": "int8",
                          "quantization": record, "parity": parity}
             result[part.name]["int8"] = entry
     return result
@@ -368,6 +376,12 @@ def _assemble(lowered: dict, precision: str, work: Path, tmp: Path) -> dict:
     return {"components": components, "parity": parity}
 
 
+def _candidate_spec(exporter, label: str, spec: dict) -> dict:
+    """The manifest entry of a candidate: the exporter may add how to run it (OpenVINO's compute type)."""
+    extra = getattr(exporter, "candidate_spec", None)
+    return extra(label, spec) if extra else spec
+
+
 def _pick(part, runtime, files, candidates, checks, tmp, config, runnable, exporter, spec):
     """Which int8 candidate (if any) to keep for one component."""
     from t2a_edge.convert.export import sample_inputs
@@ -388,7 +402,8 @@ def _pick(part, runtime, files, candidates, checks, tmp, config, runnable, expor
     runners, failed = {}, {}
     for label, rels in candidates.items():
         try:
-            runners[label] = runtime.component_runner(tmp / rels[0], part.name, spec, "int8")
+            runners[label] = runtime.component_runner(tmp / rels[0], part.name, _candidate_spec(exporter, label, spec),
+                                                      "int8")
         except T2AError as exc:  # a runtime that cannot load its own quantized graph: not a candidate
             failed[label] = str(exc)
     timing = sample_inputs(part.name, config, 1, config.max_tokens, seed=3)

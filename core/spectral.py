@@ -86,25 +86,32 @@ class GriffinLim(nn.Module):
     """Phase for a magnitude spectrogram: a fixed pseudo-random start, then Griffin-Lim iterations.
 
     Measured with the judge on 50 real test clips (true magnitudes, 640/160 STFT): random phase
-    keeps an embedding cosine of 0.77, 4 iterations 0.945, 16 iterations 0.965. The start phase is
-    a constant table (not a random draw) so every backend produces the same waveform.
+    keeps an embedding cosine of 0.77, 4 iterations 0.945, 16 iterations 0.965.
+
+    The start phase is fixed, so every backend makes the same waveform, and separable: a random
+    angle per bin plus one per frame, 36 kB of constants where a full (bin, frame) table for 10 s
+    took 2.6 MB of every bundle. Judge cosine after 4 iterations on true magnitudes of the same
+    50 clips: 0.951 separable, 0.948 full table.
     """
 
-    # 1024 frames = 10.24 s at a 160-sample hop: the model maximum, in 2.6 MB of constants.
-    def __init__(self, n_fft: int, hop: int, iterations: int, max_frames: int = 1024):
+    # 8192 frames (82 s at a 160-sample hop): far past the model's length, for codec round trips.
+    def __init__(self, n_fft: int, hop: int, iterations: int, max_frames: int = 8192):
         super().__init__()
         self.iterations = iterations
         self.stft = ForwardSTFT(n_fft, hop)
         self.istft = InverseSTFT(n_fft, hop)
         self.max_frames = max_frames
-        phase = np.random.default_rng(1).uniform(-np.pi, np.pi, (n_fft // 2 + 1, max_frames))
-        self.register_buffer("start_cos", torch.tensor(np.cos(phase), dtype=torch.float32), persistent=False)
-        self.register_buffer("start_sin", torch.tensor(np.sin(phase), dtype=torch.float32), persistent=False)
+        rng = np.random.default_rng(1)
+        bin_angle = rng.uniform(-np.pi, np.pi, (n_fft // 2 + 1, 1))
+        frame_angle = rng.uniform(-np.pi, np.pi, (1, max_frames))
+        self.register_buffer("bin_angle", torch.tensor(bin_angle, dtype=torch.float32), persistent=False)
+        self.register_buffer("frame_angle", torch.tensor(frame_angle, dtype=torch.float32), persistent=False)
 
     def phase(self, magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, bins, T) magnitude -> cosine and sine of the recovered phase."""
         frames = magnitude.shape[-1]
-        cos, sin = self.start_cos[:, :frames], self.start_sin[:, :frames]
+        angle = self.bin_angle + self.frame_angle[:, :frames]
+        cos, sin = torch.cos(angle), torch.sin(angle)
         for _ in range(self.iterations):
             wave = self.istft(magnitude * cos, magnitude * sin)
             real, imag = self.stft(wave, frames)

@@ -1,8 +1,10 @@
 """OpenVINO backend: runs an IR bundle on the CPU plugin (no torch import).
 
-fp32 and int8 bundles run with INFERENCE_PRECISION_HINT=f32: on CPUs with bf16 support OpenVINO
-otherwise computes in bf16, which is faster but not the fp32 reference. fp16 bundles compute in
-f16 only on CPUs with native fp16.
+fp32 bundles run with INFERENCE_PRECISION_HINT=f32: on CPUs with bf16 support OpenVINO otherwise
+computes in bf16, which is faster but not the fp32 reference. int8 components run in f32 too
+unless conversion measured bf16 faster and within the int8 error limit on this machine (the
+manifest entry then says "compute": "bf16"). fp16 bundles compute in f16 only on CPUs with native
+fp16.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from t2a_edge.core.errors import T2AError
 from t2a_edge.runtimes.bundle_backend import BundleBackend
 
 
-def compile_config(precision: str, threads: int, capabilities=()) -> dict:
+def compile_config(precision: str, threads: int, capabilities=(), compute: str | None = None) -> dict:
     """fp16 bundles compute in f16 only where the CPU has it natively; otherwise (bf16 would be
-    the fallback, about 1e-2 off) they keep fp16 weights and compute in f32."""
+    the fallback, about 1e-2 off) they keep fp16 weights and compute in f32. An int8 component
+    may name its compute type (bf16), chosen by measurement at conversion."""
     hint = "f16" if precision == "fp16" and "FP16" in capabilities else "f32"
+    if precision == "int8" and compute == "bf16":
+        hint = "bf16"
     return {"INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
 
 
@@ -36,7 +41,9 @@ class OpenVinoBackend(BundleBackend):
         self._core = core
         capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") if self.precision == "fp16" else ()
         try:
-            compiled = core.compile_model(str(path), "CPU", compile_config(self.precision, self.threads, capabilities))
+            compute = self.manifest["components"].get(component, {}).get("compute")
+            config = compile_config(self.precision, self.threads, capabilities, compute)
+            compiled = core.compile_model(str(path), "CPU", config)
         except Exception as exc:  # OpenVINO raises RuntimeError with long multi-line messages
             raise T2AError(f"OpenVINO cannot load {path}: {str(exc).strip().splitlines()[0]}") from None
         return compiled, compiled.create_infer_request(), compiled.output(0)

@@ -128,6 +128,8 @@ def test_int8_bundle_choices_and_quality(converted, backend):
             assert comp["method"] in record["candidates"] and record["reason"].startswith(comp["method"])
         else:
             assert comp["method"] == "fp32" and record["reason"].startswith("kept fp32")
+    if backend == "openvino":  # the 4-bit word-embedding variant is measured like any candidate
+        assert "nncf-weights-int8+emb4" in manifest["components"]["text_encoder"]["quantization"]["candidates"]
     runtime = runtime_class(backend)(folder)
     torch_backend = TorchBackend(converted["model"], "cpu", converted["text_encoder"])
     prompts = ["a dog barks twice"]
