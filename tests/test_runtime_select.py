@@ -103,16 +103,16 @@ def test_torch_rules(student_dir, teacher_dir, cache):
 
 def test_auto_order_bench_record_and_teacher(cache, no_gpu_linux, monkeypatch):
     name, why = select.choose_auto("student", "fp32")
-    assert name == "onnx" and "default order" in why
-    select.record_fastest({"fp32": {"backend": "openvino", "rtf": 0.021, "measured": "2026-01-01 10:00"}})
+    assert name == "openvino" and "default order" in why
+    select.record_fastest({"fp32": {"backend": "executorch", "rtf": 0.021, "measured": "2026-01-01 10:00"}})
     name, why = select.choose_auto("student", "fp32")
-    assert name == "openvino" and "fastest" in why and "bench" in why and "0.021" in why
+    assert name == "executorch" and "fastest" in why and "bench" in why and "0.021" in why
     # A record for fp32 says nothing about int8; torch is never picked for int8.
     name, why = select.choose_auto("student", "int8")
-    assert name == "onnx" and "default order" in why
-    # A recorded backend that is no longer installed is passed over.
+    assert name == "openvino" and "default order" in why
+    # A recorded backend that is no longer installed is passed over, and so is the default's first.
     real = select._installed
-    monkeypatch.setattr(select, "_installed", lambda n: n != "openvino" and real(n))
+    monkeypatch.setattr(select, "_installed", lambda n: n not in ("executorch", "openvino") and real(n))
     assert select.choose_auto("student", "fp32")[0] == "onnx"
     name, why = select.choose_auto("teacher", "fp32")
     assert name == "torch" and why == "auto: teacher models run on torch only (CPU, no CUDA GPU)"
@@ -135,6 +135,8 @@ def test_convert_on_first_use_then_cache_and_bundle_paths(student_dir, cache, no
 
     encoder = stand_in_text_encoder()
     monkeypatch.setattr(TextEncoder, "pretrained", classmethod(lambda cls, folder=None: encoder))
+    real = select._installed  # without OpenVINO, ONNX Runtime is the first of the default order
+    monkeypatch.setattr(select, "_installed", lambda n: n != "openvino" and real(n))
     tta = TextToAudio.load(student_dir)
     assert tta.backend.name == "onnx" and tta.backend.precision == "fp32"
     assert "default order" in tta.why and "converted now" in tta.why
