@@ -27,8 +27,46 @@ def compile_config(precision: str, threads: int, capabilities=(), compute: str |
     return {"INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
 
 
+class ShapeCompiled:
+    """One component, compiled for each input shape it meets (a few kept, least recently used out).
+
+    The IR has dynamic batch and length; compiled for one static shape, OpenVINO's CPU plugin runs
+    it faster (10 s at batch 1, int8 bundle: decoder 32.3 -> 26.2 ms, step 14.5 -> 12.1 ms,
+    median of 15 calls each, same process). A new length costs one compile
+    (0.1-0.4 s); the sampling loop calls each component with one shape per clip.
+    """
+
+    KEEP = 4
+
+    def __init__(self, core, path: Path, config: dict):
+        self.core, self.path, self.config = core, path, config
+        self.model = core.read_model(str(path))  # parses (and so checks) the IR now
+        self.compiled: dict = {}
+
+    def _compile(self, shapes: tuple):
+        model = self.model.clone()
+        model.reshape(dict(shapes))
+        compiled = self.core.compile_model(model, "CPU", self.config)
+        return compiled.create_infer_request(), compiled.output(0)
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        shapes = tuple((name, list(value.shape)) for name, value in inputs.items())
+        key = repr(shapes)
+        if key not in self.compiled:
+            try:
+                self.compiled[key] = self._compile(shapes)
+            except Exception as exc:  # OpenVINO raises RuntimeError with long multi-line messages
+                raise T2AError(f"OpenVINO cannot compile {self.path}: {str(exc).strip().splitlines()[0]}") from None
+            if len(self.compiled) > self.KEEP:
+                self.compiled.pop(next(iter(self.compiled)))
+        else:
+            self.compiled[key] = self.compiled.pop(key)  # most recently used last
+        request, output = self.compiled[key]
+        return np.array(request.infer(inputs)[output], copy=True)
+
+
 class OpenVinoBackend(BundleBackend):
-    """Each component is a compiled model with one reusable infer request."""
+    """Each component is an IR compiled per input shape (ShapeCompiled)."""
 
     name = "openvino"
 
@@ -40,15 +78,11 @@ class OpenVinoBackend(BundleBackend):
         core = getattr(self, "_core", None) or ov.Core()
         self._core = core
         capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") if self.precision == "fp16" else ()
+        compute = self.manifest["components"].get(component, {}).get("compute")
         try:
-            compute = self.manifest["components"].get(component, {}).get("compute")
-            config = compile_config(self.precision, self.threads, capabilities, compute)
-            compiled = core.compile_model(str(path), "CPU", config)
+            return ShapeCompiled(core, path, compile_config(self.precision, self.threads, capabilities, compute))
         except Exception as exc:  # OpenVINO raises RuntimeError with long multi-line messages
             raise T2AError(f"OpenVINO cannot load {path}: {str(exc).strip().splitlines()[0]}") from None
-        return compiled, compiled.create_infer_request(), compiled.output(0)
 
     def _run(self, component: str, session, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        _, request, output = session
-        result = request.infer(inputs)
-        return np.array(result[output], copy=True)
+        return session.infer(inputs)
