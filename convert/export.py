@@ -244,6 +244,18 @@ def dsp_shapes(config: ModelConfig) -> set[tuple[int, int]]:
     return {(n_fft, channels), (channels, n_fft)}
 
 
+def input_projection_shapes(config: ModelConfig) -> set[tuple[int, int]]:
+    """Weight shapes of the step's projections of its raw inputs (MiniLM states, tokens), which
+    dynamic int8 leaves in fp32.
+
+    Dynamic quantization gives each activation tensor one int8 scale, and MiniLM's states have a
+    few outlier channels that then flatten the rest: on held-out prompts the default model's step
+    error was 0.114 with these two matmuls in int8 and 0.012 with them in fp32, at the same speed.
+    """
+    width = config.backbone.width
+    return {(TEXT_DIM, width), (config.token_dim, width)}
+
+
 def fast_spectral(module: nn.Module) -> nn.Module:
     """Swap every InverseSTFT / ForwardSTFT inside `module` for its matmul form (in place)."""
     from t2a_edge.core import spectral

@@ -71,12 +71,12 @@ def quantize(component: Component, program, config, folder: Path, fp32_file: str
     import onnx
     from onnx import numpy_helper
 
-    from t2a_edge.convert.export import dsp_shapes
+    from t2a_edge.convert.export import dsp_shapes, input_projection_shapes
 
     source = folder / fp32_file
     graph = onnx.load(str(source), load_external_data=False).graph
     shapes = {init.name: tuple(numpy_helper.to_array(init).shape) for init in graph.initializer if len(init.dims) == 2}
-    keep = dsp_shapes(config)
+    keep = dsp_shapes(config) | input_projection_shapes(config)
     exclude = [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm")
                and any(shapes.get(name) in keep for name in node.input)]
     target = folder / f"{component.name}.int8{EXT}"

@@ -33,6 +33,19 @@ MIN_SPEEDUP = 1.0  # int8 that is slower than fp32 (fastest of 5 calls each) sta
 SAME_SIZE = 1.05  # candidates within 5% of the smallest eligible size count as equally small
 
 
+def component_error(name: str, inputs: dict[str, np.ndarray], actual: np.ndarray, expected: np.ndarray) -> float:
+    """||int8 - torch|| / ||torch|| over the outputs that matter downstream.
+
+    The text encoder's states at padding positions are masked out by the step, and they carry
+    most of its int8 error (held-out captions, ONNX Runtime dynamic int8: 0.38 over all 32
+    positions, 0.15 over the caption's own tokens); only the caption's tokens are compared.
+    """
+    if name == "text_encoder" and actual.shape == expected.shape:
+        keep = np.asarray(inputs["mask"]).astype(bool)
+        return norm_error(actual[keep], expected[keep])
+    return norm_error(actual, expected)
+
+
 class _Capture:
     """A Backend over the torch components that records every input it is given."""
 
@@ -105,7 +118,7 @@ def choose(component: Component, fp32_run, candidates: dict, timing_input: dict,
     eligible = []
     for label, run in candidates.items():
         try:
-            error = max(norm_error(run(inputs), expected) for inputs, expected in checks)
+            error = max(component_error(component.name, inputs, run(inputs), expected) for inputs, expected in checks)
             ms = time_ms(run, timing_input, repeats)
         except Exception as exc:  # a runtime that cannot run its own quantized graph
             record["candidates"][label] = {"failed": str(exc).strip().splitlines()[0][:300]}

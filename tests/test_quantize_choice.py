@@ -58,3 +58,17 @@ def test_openvino_int8_components_run_in_the_compute_type_conversion_chose():
     assert compile_config("int8", 2, (), "bf16")["INFERENCE_PRECISION_HINT"] == "bf16"
     assert compile_config("int8", 2, (), None)["INFERENCE_PRECISION_HINT"] == "f32"
     assert compile_config("fp32", 2, (), "bf16")["INFERENCE_PRECISION_HINT"] == "f32"  # fp32 stays the reference
+
+
+def test_text_encoder_int8_error_counts_only_the_caption_tokens():
+    rng = np.random.default_rng(0)
+    expected = rng.standard_normal((2, 6, 4))
+    mask = np.array([[1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0]])
+    padding_only = expected.copy()
+    padding_only[mask == 0] += 5.0  # states the step never reads
+    assert quantize.component_error("text_encoder", {"mask": mask}, padding_only, expected) == 0.0
+    assert quantize.component_error("step", {"mask": mask}, padding_only, expected) > 1.0
+    caption = expected.copy()
+    caption[0, 1] += 1.0
+    assert quantize.component_error("text_encoder", {"mask": mask}, caption, expected) > 0.1
+
