@@ -9,6 +9,7 @@ fp16.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +32,9 @@ class ShapeCompiled:
     """One component, compiled for each input shape it meets (a few kept, least recently used out).
 
     The IR has dynamic batch and length; compiled for one static shape, OpenVINO's CPU plugin runs
-    it faster (10 s at batch 1, int8 bundle: decoder 32.3 -> 26.2 ms, step 14.5 -> 12.1 ms,
-    median of 15 calls each, same process). A new length costs one compile
-    (0.1-0.4 s); the sampling loop calls each component with one shape per clip.
+    it faster (10 s at batch 1, int8 bundle: decoder 32.3 -> 26.2 ms, step 14.5 -> 12.1 ms, median
+    of 15 calls each, same process). A new length costs one compile (0.1-0.4 s); the sampling loop
+    calls each component with one shape per clip.
     """
 
     KEEP = 4
@@ -41,27 +42,26 @@ class ShapeCompiled:
     def __init__(self, core, path: Path, config: dict):
         self.core, self.path, self.config = core, path, config
         self.model = core.read_model(str(path))  # parses (and so checks) the IR now
-        self.compiled: dict = {}
+        self.compiled: OrderedDict = OrderedDict()  # input shapes -> (request, output), most recent last
 
     def _compile(self, shapes: tuple):
         model = self.model.clone()
-        model.reshape(dict(shapes))
+        model.reshape({name: list(shape) for name, shape in shapes})
         compiled = self.core.compile_model(model, "CPU", self.config)
         return compiled.create_infer_request(), compiled.output(0)
 
     def infer(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        shapes = tuple((name, list(value.shape)) for name, value in inputs.items())
-        key = repr(shapes)
-        if key not in self.compiled:
+        shapes = tuple((name, value.shape) for name, value in inputs.items())
+        if shapes in self.compiled:
+            self.compiled.move_to_end(shapes)
+        else:
             try:
-                self.compiled[key] = self._compile(shapes)
+                self.compiled[shapes] = self._compile(shapes)
             except Exception as exc:  # OpenVINO raises RuntimeError with long multi-line messages
                 raise T2AError(f"OpenVINO cannot compile {self.path}: {str(exc).strip().splitlines()[0]}") from None
             if len(self.compiled) > self.KEEP:
-                self.compiled.pop(next(iter(self.compiled)))
-        else:
-            self.compiled[key] = self.compiled.pop(key)  # most recently used last
-        request, output = self.compiled[key]
+                self.compiled.popitem(last=False)
+        request, output = self.compiled[shapes]
         return np.array(request.infer(inputs)[output], copy=True)
 
 

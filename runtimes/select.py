@@ -26,8 +26,8 @@ from t2a_edge.core.errors import T2AError
 
 BACKENDS = ("auto", "torch", "cuda") + EDGE_BACKENDS
 # When nothing was measured here. OpenVINO first: on the x86 CPU this was built on, `t2a-edge
-# bench` measured it fastest at fp32 and int8 (10 s, default model: OpenVINO fp32 68 ms, ExecuTorch
-# 87, torch 132, ONNX Runtime 150).
+# bench` measured it fastest at fp32 and int8 (10 s, default model, fp32: OpenVINO 61 ms,
+# ExecuTorch 96, torch 128, ONNX Runtime 142; see the README).
 DEFAULT_ORDER = ("openvino", "onnx", "executorch", "torch")
 RUNTIME_PACKAGES = {"torch": "torch", "cuda": "torch", "onnx": "onnxruntime", "openvino": "openvino",
                     "coreml": "coremltools", "executorch": "executorch"}
