@@ -347,10 +347,12 @@ def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, p
             fastest[prec] = {"backend": best["backend"], "rtf": best["rtf"],
                              "latency_s": best["latency_s"]["median"],
                              "measured": time.strftime("%Y-%m-%d %H:%M"), "seconds": seconds, "steps": steps,
-                             "model": str(model)}
+                             "model": str(model), "compared": sorted({r["backend"] for r in timed})}
             click.echo(f"fastest {prec}: {best['backend']} (RTF {best['rtf']:.3f})")
     if fastest and not no_record:
-        path = record_fastest(fastest)
+        path, notes = record_fastest(fastest)
+        for note in notes:
+            click.echo(note)
         click.echo(f"recorded for --backend auto: {path}")
     result = {"settings": dict(settings, batches=batches, runs=runs), "model": str(model), "model_folder": str(folder),
               "random_weights": random_weights, "machine": {"platform": platform.platform(),

@@ -18,6 +18,10 @@ def session_options(threads: int):
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # Each component is its own session with its own thread pool, and by default a pool's threads
+    # spin after a run, taking the cores from the next component's pool: with spinning off the
+    # default model's 10 s generation took 77 ms instead of 150 (fp32, 2 threads).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 

@@ -186,16 +186,29 @@ def read_fastest() -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def record_fastest(record: dict) -> Path:
-    """Store the bench's fastest backend per precision (atomic write)."""
+def record_fastest(record: dict) -> tuple[Path, list[str]]:
+    """Store the bench's fastest backend per precision (atomic write); returns the path and notes.
+
+    An entry may list the backends it `compared`. A run that did not time the recorded winner
+    cannot say it is faster than that winner, so it leaves that precision's record alone (a
+    `bench --backends onnx` run must not displace an OpenVINO record from a full run).
+    """
     from t2a_edge.core.audio import atomic_write_bytes
 
     path = fastest_record_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    merged = read_fastest()
-    merged.update(record)
+    merged, notes = read_fastest(), []
+    for precision, entry in record.items():
+        old = merged.get(precision)
+        compared = entry.get("compared")
+        if (isinstance(old, dict) and compared is not None and old.get("backend") not in compared
+                and old.get("backend") != entry.get("backend")):
+            notes.append(f"kept the {precision} record: {old.get('backend')} (measured {old.get('measured', '?')})"
+                         f" was not in this run")
+            continue
+        merged[precision] = entry
     atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(json.dumps(merged, indent=2)))
-    return path
+    return path, notes
 
 
 def choose_auto(kind: str, precision: str) -> tuple[str, str]:

@@ -130,6 +130,14 @@ def test_int8_bundle_choices_and_quality(converted, backend):
             assert comp["method"] == "fp32" and record["reason"].startswith("kept fp32")
     if backend == "openvino":  # the 4-bit word-embedding variant is measured like any candidate
         assert "nncf-weights-int8+emb4" in manifest["components"]["text_encoder"]["quantization"]["candidates"]
+    if backend == "onnx":  # depthwise convs stay fp32 Conv (ConvInteger was 11x slower), matmuls go int8
+        import onnx
+
+        decoder = manifest["components"]["decoder"]
+        ops = {n.op_type for n in onnx.load(str(folder / decoder["file"]), load_external_data=False).graph.node}
+        assert "ConvInteger" not in ops and "Conv" in ops
+        if decoder["precision"] == "int8":
+            assert ops & {"MatMulInteger", "DynamicQuantizeMatMul"}, ops
     runtime = runtime_class(backend)(folder)
     torch_backend = TorchBackend(converted["model"], "cpu", converted["text_encoder"])
     prompts = ["a dog barks twice"]

@@ -107,6 +107,13 @@ def test_auto_order_bench_record_and_teacher(cache, no_gpu_linux, monkeypatch):
     select.record_fastest({"fp32": {"backend": "executorch", "rtf": 0.021, "measured": "2026-01-01 10:00"}})
     name, why = select.choose_auto("student", "fp32")
     assert name == "executorch" and "fastest" in why and "bench" in why and "0.021" in why
+    # A run that did not time the recorded winner leaves it; one that did (and beat it) replaces it.
+    _, notes = select.record_fastest({"fp32": {"backend": "onnx", "rtf": 0.015, "compared": ["onnx", "torch"]}})
+    assert select.choose_auto("student", "fp32")[0] == "executorch" and "executorch" in notes[0]
+    _, notes = select.record_fastest({"fp32": {"backend": "onnx", "rtf": 0.015,
+                                               "compared": ["executorch", "onnx"]}})
+    assert select.choose_auto("student", "fp32")[0] == "onnx" and notes == []
+    select.record_fastest({"fp32": {"backend": "executorch", "rtf": 0.021}})
     # A record for fp32 says nothing about int8; torch is never picked for int8.
     name, why = select.choose_auto("student", "int8")
     assert name == "openvino" and "default order" in why
@@ -168,3 +175,12 @@ def test_convert_on_first_use_then_cache_and_bundle_paths(student_dir, cache, no
     assert select._current(bundle)
     (bundle / "manifest.json").write_text(json.dumps(dict(manifest, converter=manifest["converter"] - 1)))
     assert not select._current(bundle)
+
+
+def test_onnx_sessions_do_not_spin_between_components():
+    """Three sessions share two cores: a pool spinning after its run slowed the next one 2x."""
+    from t2a_edge.runtimes.onnx_backend import session_options
+
+    options = session_options(2)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2
