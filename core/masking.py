@@ -49,6 +49,20 @@ def cfg_scale(cfg: float, revealed: int, n: int) -> float:
     return 1.0 + (cfg - 1.0) * revealed / n
 
 
+def cfg_schedule(cfg: float, steps: int, n: int) -> list[float]:
+    """The guidance scale of each of the K steps, counting the tokens revealed once the step is done.
+
+    As MAR's sampler does (its mask length is the next round's), so the last step gets the full
+    scale and a one-step generation is guided; counting only the tokens revealed before the step
+    left K = 1 unguided whatever cfg was asked for.
+    """
+    scales, revealed = [], 0
+    for count in reveal_counts(steps, n):
+        revealed += count
+        scales.append(cfg_scale(cfg, revealed, n))
+    return scales
+
+
 def random_orders(rng: np.random.Generator, batch: int, n: int) -> np.ndarray:
     """One random generation order per example, from the shared numpy stream."""
     return np.stack([rng.permutation(n) for _ in range(batch)])

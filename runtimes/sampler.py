@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from t2a_edge.core.masking import cfg_scale, random_orders, reveal_counts
+from t2a_edge.core.masking import cfg_schedule, random_orders, reveal_counts
 
 
 def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: int, steps: int, cfg: float,
@@ -28,8 +28,7 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
     known = np.zeros((batch, n_tokens), np.float32)
     rows = np.arange(batch)[:, None]
     revealed = 0
-    for count in reveal_counts(steps, n_tokens):
-        scale = cfg_scale(cfg, revealed, n_tokens)
+    for count, scale in zip(reveal_counts(steps, n_tokens), cfg_schedule(cfg, steps, n_tokens)):
         targets = orders[:, revealed:revealed + count]  # (B, count) positions revealed now
         if teacher_steps is None:
             noise = np.stack([rng.uniform(-0.5, 0.5, (n_tokens, noise_dim)) for rng in rngs]).astype(np.float32)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from t2a_edge.core.masking import cfg_scale, masked_after, reveal_counts, training_mask
+from t2a_edge.core.masking import cfg_scale, cfg_schedule, masked_after, reveal_counts, training_mask
 
 
 @pytest.mark.parametrize("steps,n", [(1, 10), (4, 250), (8, 250), (64, 250), (64, 13), (300, 10), (2, 2)])
@@ -44,3 +44,11 @@ def test_cfg_grows_linearly_with_revealed_share():
     assert cfg_scale(3.0, 0, 100) == 1.0
     assert cfg_scale(3.0, 50, 100) == 2.0
     assert cfg_scale(3.0, 100, 100) == 3.0
+
+
+def test_cfg_schedule_counts_the_step_s_own_tokens():
+    """MAR's schedule: the last step is fully guided, and so is a one-step generation."""
+    assert cfg_schedule(5.0, 1, 125) == [5.0]
+    scales = cfg_schedule(3.0, 8, 100)
+    assert len(scales) == 8 and scales[-1] == 3.0 and scales[0] > 1.0
+    assert all(a < b for a, b in zip(scales, scales[1:]))

@@ -126,3 +126,40 @@ def test_two_process_ddp_keeps_ranks_in_sync(synthetic_corpus, tmp_path):
     assert ranks[0]["in_sync"] is True
     start = [r for r in log_records(run) if r["event"] == "start"][0]
     assert start["world"] == 2
+
+
+def test_padding_is_marked_and_left_out_of_the_loss_when_asked():
+    """A clip shorter than its batch is padded with silence: `valid` marks it, and the loss can skip it."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from t2a_edge.core.config import preset
+    from t2a_edge.train.data import TokenBank
+    from t2a_edge.train.stages import make_batch
+
+    bank = TokenBank.__new__(TokenBank)
+    bank.tokens = [torch.ones(12, 4), torch.ones(5, 4)]  # a long clip and a short one
+    bank.silence = torch.zeros(4)
+    bank.clips = [SimpleNamespace(captions=["long"]), SimpleNamespace(captions=["short"])]
+    bank.caption_index = {"long": 0, "short": 1}
+    bank.text, bank.text_mask = torch.zeros(2, 3, 8), torch.ones(2, 3)
+    bank.max_tokens = 12
+    rng = np.random.default_rng(0)
+    while True:  # a batch led by the long clip that also holds the short one
+        batch = bank.batch(rng, 6)
+        short = [r for r in range(6) if batch["valid"][r].sum() == 5]
+        if batch["tokens"].shape[1] == 12 and short:
+            break
+    row = short[0]
+    assert batch["valid"][row, :5].eq(1).all() and batch["valid"][row, 5:].eq(0).all()
+    assert batch["tokens"][row, 5:].eq(0).all() and batch["valid"].sum() > 0
+
+    cfg = preset("tiny")
+    data = SimpleNamespace(batch=lambda rng, b: batch)
+    for on in (True, False):
+        settings = Settings(stage="student", preset="tiny", batch=6, loss_on_padding=on)
+        out = make_batch(settings, cfg, data, rng, torch.Generator().manual_seed(0))
+        expected = out["mask"] if on else out["mask"] * batch["valid"]
+        assert torch.equal(out["loss_mask"], expected)
+    assert out["loss_mask"][row, 5:].eq(0).all() and out["mask"][row, 5:].sum() > 0

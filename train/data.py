@@ -83,15 +83,18 @@ class TokenBank:
         indices = rng.integers(0, len(self.tokens), size=batch)
         n = int(np.clip(len(self.tokens[indices[0]]), min(min_tokens, self.max_tokens), self.max_tokens))
         tokens = self.silence.expand(batch, n, -1).clone()
+        valid = torch.zeros(batch, n)  # 1 where a token is the clip's own, 0 on silence padding
         caption_rows = []
         for row, index in enumerate(indices):
             clip_tokens = self.tokens[index]
             if len(clip_tokens) > n:
                 start = int(rng.integers(0, len(clip_tokens) - n + 1))
                 tokens[row] = clip_tokens[start:start + n]
+                valid[row] = 1.0
             else:
                 tokens[row, : len(clip_tokens)] = clip_tokens
+                valid[row, : len(clip_tokens)] = 1.0
             captions = self.clips[index].captions
             caption_rows.append(self.caption_index[captions[int(rng.integers(0, len(captions)))]])
         rows = torch.tensor(caption_rows)
-        return {"tokens": tokens, "text": self.text[rows].float(), "text_mask": self.text_mask[rows]}
+        return {"tokens": tokens, "valid": valid, "text": self.text[rows].float(), "text_mask": self.text_mask[rows]}

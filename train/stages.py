@@ -36,6 +36,10 @@ class Settings:
     distill_weight: float = 100.0  # student: lambda of the representation distillation term
     head_lr_mult: float = 0.25  # student: EAR's learning-rate multiplier for the energy head
     init: str = ""  # codec run (teacher stage) or teacher run (student stage)
+    # Teacher/student: whether the silence that pads a clip shorter than its batch is a target.
+    # It is 30% of all tokens on this corpus, and a model taught to predict it learns that any
+    # position is likely silent (one-step samples came out mostly silence with loud bursts).
+    loss_on_padding: bool = True
     checkpoint_every: int = 500
     log_every: int = 10
 
@@ -95,7 +99,7 @@ class TeacherLoss(nn.Module):
         noise = batch["noise"]
         x_t = self.diffusion.add_noise(x0, t, noise)
         eps = self.head(x_t, t, z.repeat(mul, 1, 1))
-        loss = diffusion_loss(eps, noise, batch["mask"].repeat(mul, 1))
+        loss = diffusion_loss(eps, noise, batch["loss_mask"].repeat(mul, 1))
         return {"loss": loss, "diffusion": loss}
 
 
@@ -114,7 +118,7 @@ class StudentLoss(nn.Module):
         with torch.no_grad():
             z_teacher = self.teacher(*inputs)
         x1, x2 = self.head(z, batch["u1"]), self.head(z, batch["u2"])
-        energy = energy_score_loss(x1, x2, batch["tokens"], batch["mask"])
+        energy = energy_score_loss(x1, x2, batch["tokens"], batch["loss_mask"])
         distill = F.mse_loss(z, z_teacher)
         return {"loss": energy + self.distill_weight * distill, "energy": energy, "distill": distill}
 
@@ -178,7 +182,9 @@ def make_batch(settings: Settings, cfg: ModelConfig, data, rng: np.random.Genera
         return {"wave": wave, "eps": eps}
     batch = data.batch(rng, b)
     n = batch["tokens"].shape[1]
-    batch["mask"] = training_mask(b, n, gen)
+    batch["mask"] = training_mask(b, n, gen)  # hidden from the backbone
+    # Scored: the hidden positions, less the padding unless the run trains on it.
+    batch["loss_mask"] = batch["mask"] if settings.loss_on_padding else batch["mask"] * batch["valid"]
     batch["drop"] = torch.rand(b, generator=gen) < cfg.caption_dropout
     if settings.stage == "teacher":
         mul = cfg.head.diffusion_batch_mul
