@@ -11,7 +11,9 @@ from t2a_edge.core.config import PRESETS
 @click.argument("stage", type=click.Choice(["codec", "teacher", "student"]))
 @click.option("--data", required=True, type=click.Path(), help="Corpus folder or its manifest.jsonl.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log, model/).")
-@click.option("--init", default="", help="Previous stage's run: the codec for teacher, the teacher for student.")
+@click.option("--init", default="",
+              help="Previous stage's run: the teacher for student; for teacher a codec, or any model folder "
+                   "holding one ('default': the shipped model's codec).")
 @click.option("--preset", type=click.Choice(PRESETS), default="small", show_default=True, help="Model size.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Total optimizer steps.")

@@ -148,7 +148,8 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     """
     import torch
 
-    from t2a_edge.convert.export import BACKEND_MAX_BATCH, BASES_IN_GRAPH, components, export_program, parity_inputs
+    from t2a_edge.convert.export import (ATTENTION_AS_MATMULS, BACKEND_MAX_BATCH, BASES_IN_GRAPH, components,
+                                         export_program, parity_inputs)
     from t2a_edge.convert.quantize import HELDOUT_PROMPTS, calibration_sets
     from t2a_edge.core.text import TextEncoder
 
@@ -166,14 +167,17 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     config = model.cfg
     lowerings = sorted({"fp16" if p == "fp16" else "fp32" for p in precisions})
     per_backend = 3 * (2 * len(lowerings) + ("int8" in precisions)) + (len(precisions) if check_end_to_end else 0)
-    modes = sorted({(BACKEND_MAX_BATCH[b], BASES_IN_GRAPH[b]) for b in backends})
+    def mode(backend: str) -> tuple[int, bool, bool]:  # backends with equal modes share their programs
+        return BACKEND_MAX_BATCH[backend], BASES_IN_GRAPH[backend], ATTENTION_AS_MATMULS[backend]
+
+    modes = sorted({mode(b) for b in backends})
     step = _Progress(progress, 3 * len(modes) + len(backends) * per_backend)
     torch.manual_seed(0)
     programs = {}
-    for max_batch, in_graph in modes:
+    for key in modes:
         for part in parts:
-            step(f"export {part.name}" + (" (batch 1)" if max_batch == 1 else ""))
-            programs[max_batch, in_graph, part.name] = export_program(part, config, max_batch, in_graph)
+            step(f"export {part.name}" + (" (batch 1)" if key[0] == 1 else ""))
+            programs[key, part.name] = export_program(part, config, *key)
     calibration = int8_checks = None
     if "int8" in precisions:
         named = {p.name: p for p in parts}
@@ -184,11 +188,11 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     reference_wave = None
     results = {}
     for backend in backends:
-        max_batch, in_graph = BACKEND_MAX_BATCH[backend], BASES_IN_GRAPH[backend]
+        max_batch = BACKEND_MAX_BATCH[backend]
         first = Path(out_for(backend, precisions[0]))
         work = _tmp_dir(first.with_name(first.name + "-work"))
         try:
-            own = {p.name: programs[max_batch, in_graph, p.name] for p in parts}
+            own = {p.name: programs[mode(backend), p.name] for p in parts}
             lowered = _lower_backend(backend, precisions, lowerings, parts, own, checks, calibration, int8_checks,
                                      config, work, step, max_batch)
             for precision in precisions:

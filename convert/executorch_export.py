@@ -29,7 +29,7 @@ def _reexport(module, component: Component, config):
     max_batch = BACKEND_MAX_BATCH["executorch"]
     example = example_for_export(component, config, max_batch)
     shapes = dynamic_shapes(component, config, max_batch)
-    with export_friendly(), torch.no_grad():
+    with export_friendly(explicit_attention=True), torch.no_grad():
         return export(module, to_torch(example), dynamic_shapes=shapes)
 
 

@@ -209,3 +209,20 @@ def test_sentence_embedding_path_and_models_trained_before_it():
     assert legacy.backbone == BackboneConfig(**{**CFG.to_dict()["backbone"], "global_text": False})
     old = Backbone(legacy.backbone, CFG.token_dim, CFG.max_tokens)
     assert not any(k.startswith("sentence") for k in old.state_dict())
+
+
+def test_attention_as_matmuls_matches_sdpa_and_is_undone_after_export():
+    """ExecuTorch's export writes attention out; the values stay SDPA's, and only inside the context."""
+    import torch.nn.functional as F
+
+    from t2a_edge.convert.export import attention_as_matmuls, export_friendly
+
+    q, k, v = (torch.randn(2, 4, 9, 16) for _ in range(3))
+    bias = torch.zeros(2, 1, 1, 9)
+    bias[..., 6:] = -1e4  # hidden keys, as the backbone's padded caption positions
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    assert torch.allclose(attention_as_matmuls(q, k, v, attn_mask=bias), expected, atol=1e-5)
+    original = F.scaled_dot_product_attention
+    with export_friendly(explicit_attention=True):
+        assert F.scaled_dot_product_attention is attention_as_matmuls
+    assert F.scaled_dot_product_attention is original

@@ -163,3 +163,19 @@ def test_padding_is_marked_and_left_out_of_the_loss_when_asked():
         expected = out["mask"] if on else out["mask"] * batch["valid"]
         assert torch.equal(out["loss_mask"], expected)
     assert out["loss_mask"][row, 5:].eq(0).all() and out["mask"][row, 5:].sum() > 0
+
+
+def test_teacher_takes_the_codec_of_any_model_and_the_student_only_a_teacher(synthetic_corpus, tmp_path, tiny_runs):
+    """A new teacher can start from a student's (or the shipped default's) codec; a student needs a teacher."""
+    from t2a_edge.core.errors import T2AError
+    from t2a_edge.core.model import load_model
+
+    run = tmp_path / "teacher-from-student"
+    train(_settings(stage="teacher", steps=2, checkpoint_every=2, init=str(tiny_runs["student"])),
+          str(synthetic_corpus), run, show_progress=False)
+    source, teacher = load_model(tiny_runs["student"] / "model"), load_model(run / "model")
+    assert teacher.kind == "teacher"
+    assert torch.equal(teacher.codec.decoder.out.weight, source.codec.decoder.out.weight)
+    with pytest.raises(T2AError, match="needs a teacher"):
+        train(_settings(stage="student", steps=2, init=str(tiny_runs["codec"])), str(synthetic_corpus),
+              tmp_path / "student-from-codec", show_progress=False)

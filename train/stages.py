@@ -18,6 +18,7 @@ from t2a_edge.core.heads import diffusion_loss, energy_score_loss
 from t2a_edge.core.masking import training_mask
 from t2a_edge.core.model import T2AModel, load_model, save_model
 from t2a_edge.core.model_files import read_model_meta
+from t2a_edge.core.paths import default_model_dir
 from t2a_edge.train.losses import MultiResolutionSTFTLoss, SpectrogramLoss, kl_divergence
 
 
@@ -158,10 +159,13 @@ def _init_folder(settings: Settings) -> Path:
     need = {"teacher": "codec", "student": "teacher"}[settings.stage]
     if not settings.init:
         raise T2AError(f"the {settings.stage} stage starts from a trained {need}: pass --init RUN_DIR")
-    path = Path(settings.init)
+    path = default_model_dir() if settings.init == "default" else Path(settings.init)
     folder = path / "model" if (path / "model" / "model.json").is_file() else path
     kind = read_model_meta(folder).get("kind")
-    if kind != need:
+    # The teacher takes only the codec, which every model folder holds (a teacher or a student
+    # too, e.g. the shipped default): a new teacher need not retrain a codec it already has.
+    accepted = ("codec", "teacher", "student") if settings.stage == "teacher" else (need,)
+    if kind not in accepted:
         raise T2AError(f"--init {path} is a {kind} model; the {settings.stage} stage needs a {need}")
     return folder
 
