@@ -152,6 +152,7 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
                                          export_program, parity_inputs)
     from t2a_edge.convert.quantize import HELDOUT_PROMPTS, calibration_sets
     from t2a_edge.core.text import TextEncoder
+    from t2a_edge.runtimes.api import FALLBACK_DEFAULTS
 
     backends = list(backends)
     precisions = [precisions] if isinstance(precisions, str) else list(precisions)
@@ -181,8 +182,12 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     calibration = int8_checks = None
     if "int8" in precisions:
         named = {p.name: p for p in parts}
-        calibration = calibration_sets(named, config)
-        heldout = calibration_sets(named, config, seed=1, prompts=HELDOUT_PROMPTS)
+        # The inputs the model really sees: its measured guidance and temperature (4 steps, so
+        # partly known inputs are covered as well as the all-masked first step).
+        defaults = {**FALLBACK_DEFAULTS["student"], **(model_meta or {}).get("defaults", {})}
+        guidance = {"cfg": float(defaults["cfg"]), "temperature": float(defaults["temperature"])}
+        calibration = calibration_sets(named, config, **guidance)
+        heldout = calibration_sets(named, config, seed=1, prompts=HELDOUT_PROMPTS, **guidance)
         int8_checks = {p.name: [(x, _ref(p, x)) for x in heldout[p.name]] for p in parts}
     checks = {p.name: [(x, _ref(p, x)) for x in parity_inputs(p, config)] for p in parts}
     reference_wave = None

@@ -76,7 +76,7 @@ def quantize(component: Component, program, config, folder: Path, fp32_file: str
     source = folder / fp32_file
     graph = onnx.load(str(source), load_external_data=False).graph
     shapes = {init.name: tuple(numpy_helper.to_array(init).shape) for init in graph.initializer if len(init.dims) == 2}
-    keep = dsp_shapes(config) | input_projection_shapes(config)
+    keep = dsp_shapes(config) | (input_projection_shapes(config) if component.name == "step" else set())
     exclude = [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm")
                and any(shapes.get(name) in keep for name in node.input)]
     # Convolutions stay fp32: the decoder's depthwise convs (the only Conv nodes left after

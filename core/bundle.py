@@ -24,7 +24,7 @@ MANIFEST = "manifest.json"
 BUNDLE_FORMAT = 1
 # Bumped whenever conversion changes what a bundle holds: cached bundles of an older converter are
 # converted again on first use (a bundle folder passed by path still loads).
-CONVERTER_VERSION = 10
+CONVERTER_VERSION = 11
 EDGE_BACKENDS = ("onnx", "openvino", "coreml", "executorch")
 PRECISIONS = ("fp32", "fp16", "int8")
 COMPONENT_NAMES = ("text_encoder", "step", "decoder")

@@ -72,3 +72,43 @@ def test_text_encoder_int8_error_counts_only_the_caption_tokens():
     caption[0, 1] += 1.0
     assert quantize.component_error("text_encoder", {"mask": mask}, caption, expected) > 0.1
 
+
+
+def test_calibration_runs_the_model_at_the_guidance_it_is_given(tiny_student):
+    """int8 is judged at the model's own cfg: the step inputs carry that scale, K steps per prompt."""
+    from t2a_edge.convert.export import components
+    from t2a_edge.core.model import load_model
+    from t2a_edge.core.text import TextEncoder
+
+    model = load_model(tiny_student)
+    parts = {p.name: p for p in components(model, TextEncoder(layers=1, heads=2, hidden=64).eval())}
+    sets = quantize.calibration_sets(parts, model.cfg, steps=2, cfg=1.0, temperature=0.3, prompts=("a", "b"))
+    assert len(sets["step"]) == 2 * 2 and len(sets["text_encoder"]) == 2 and len(sets["decoder"]) == 2
+    assert all(float(x["cfg"][0]) == 1.0 and float(x["temperature"][0]) == np.float32(0.3) for x in sets["step"])
+    guided = quantize.calibration_sets(parts, model.cfg, steps=2, cfg=4.0, prompts=("a",))
+    assert max(float(x["cfg"][0]) for x in guided["step"]) == 4.0  # the last step gets the full scale
+
+
+def test_onnx_dynamic_int8_keeps_the_steps_raw_input_projections_fp32(tmp_path):
+    """MiniLM states, tokens and the head's noise enter through fp32 matmuls; the rest is int8."""
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from t2a_edge.convert.export import components, export_program, input_projection_shapes, random_student
+    from t2a_edge.convert.onnx_export import export_onnx
+    from t2a_edge.convert.onnx_export import quantize as ort_quantize
+    from t2a_edge.core.config import preset
+    from t2a_edge.core.text import TextEncoder
+
+    config = preset("tiny")
+    model = random_student(config, seed=0)
+    step = next(p for p in components(model, TextEncoder(layers=1, heads=2, hidden=64).eval()) if p.name == "step")
+    program = export_program(step, config)
+    export_onnx(step, program, tmp_path / "step.onnx")
+    files = ort_quantize(step, program, config, tmp_path, "step.onnx", None)
+    graph = onnx.load(str(tmp_path / files["ort-dynamic-int8"][0])).graph
+    fp32_weights = {tuple(i.dims) for i in graph.initializer
+                    if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) == 2}
+    assert input_projection_shapes(config) <= fp32_weights
+    assert (config.head.noise_dim, config.head.width) in input_projection_shapes(config)
+    assert any(n.op_type == "MatMulInteger" for n in graph.node)
