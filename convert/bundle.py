@@ -168,6 +168,7 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     config = model.cfg
     lowerings = sorted({"fp16" if p == "fp16" else "fp32" for p in precisions})
     per_backend = 3 * (2 * len(lowerings) + ("int8" in precisions)) + (len(precisions) if check_end_to_end else 0)
+
     def mode(backend: str) -> tuple[int, bool, bool]:  # backends with equal modes share their programs
         return BACKEND_MAX_BATCH[backend], BASES_IN_GRAPH[backend], ATTENTION_AS_MATMULS[backend]
 
