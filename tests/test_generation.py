@@ -83,3 +83,17 @@ def test_audio_save_is_atomic_and_refuses_to_overwrite(student, tmp_path):
         audio.save(path)
     audio.save(path, overwrite=True)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left behind
+
+
+def test_written_files_follow_the_users_umask(tmp_path):
+    """The atomic write's temp file is owner-only; the finished file gets the usual umask mode."""
+    import os
+
+    from t2a_edge.core.audio import save_audio
+
+    old = os.umask(0o022)
+    try:
+        path = save_audio(tmp_path / "a.wav", np.zeros(160, np.float32))
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o644
