@@ -290,18 +290,19 @@ def phase(iterations, data, split, limit, json_path, table_path, threads):
     import torch
 
     from t2a_edge.core.config import CodecConfig
-    from t2a_edge.core.spectral import GriffinLim, stft_magnitude
+    from t2a_edge.core.phase import PhaseRecovery
+    from t2a_edge.core.spectral import stft_magnitude
 
     session = Session(data, split, limit, threads)
     cfg = CodecConfig()
     rows = [session.real_row()]
     for count in counts:
-        griffin_lim = GriffinLim(cfg.n_fft, cfg.hop, count)
+        griffin_lim = PhaseRecovery(cfg.n_fft, cfg.hop, count)
 
         def rebuild(samples, griffin_lim=griffin_lim):
             frames = len(samples) // cfg.hop
             magnitude = stft_magnitude(torch.from_numpy(np.asarray(samples, np.float32))[None], cfg.n_fft, cfg.hop)
-            return griffin_lim(magnitude[..., :frames])[0].numpy()
+            return griffin_lim(magnitude[..., :frames].numpy())[0]
 
         rows.append(reconstruction_row(session, f"true magnitude, {count} Griffin-Lim iterations", rebuild, None))
     _finish_reconstructions(rows, json_path, table_path, split=split, data=session.manifest)

@@ -148,7 +148,7 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     """
     import torch
 
-    from t2a_edge.convert.export import (ATTENTION_AS_MATMULS, BACKEND_MAX_BATCH, BASES_IN_GRAPH, components,
+    from t2a_edge.convert.export import (ATTENTION_AS_MATMULS, BACKEND_MAX_BATCH, components,
                                          export_program, parity_inputs)
     from t2a_edge.convert.quantize import HELDOUT_PROMPTS, calibration_sets
     from t2a_edge.core.text import TextEncoder
@@ -169,8 +169,8 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     lowerings = sorted({"fp16" if p == "fp16" else "fp32" for p in precisions})
     per_backend = 3 * (2 * len(lowerings) + ("int8" in precisions)) + (len(precisions) if check_end_to_end else 0)
 
-    def mode(backend: str) -> tuple[int, bool, bool]:  # backends with equal modes share their programs
-        return BACKEND_MAX_BATCH[backend], BASES_IN_GRAPH[backend], ATTENTION_AS_MATMULS[backend]
+    def mode(backend: str) -> tuple[int, bool]:  # backends with equal modes share their programs
+        return BACKEND_MAX_BATCH[backend], ATTENTION_AS_MATMULS[backend]
 
     modes = sorted({mode(b) for b in backends})
     step = _Progress(progress, 3 * len(modes) + len(backends) * per_backend)

@@ -4,7 +4,8 @@ Every backend starts from the same `torch.export` programs built here:
 
 - `text_encoder`: ids (B, L) int64, mask (B, L) int64 -> states (B, L, 384)
 - `step`: StudentStep, the guided backbone + energy head for one iteration (CFG batched inside)
-- `decoder`: DecoderGraph, tokens (B, N, D) -> waveform (B, N * token_samples)
+- `decoder`: DecoderGraph, tokens (B, N, D) -> STFT magnitudes (B, bins, N * patch * downsample);
+  the waveform comes from core.phase (numpy), the same for every backend
 
 B (up to MAX_BATCH) and N (up to the model's max tokens) are dynamic; L is the model's fixed
 caption length. cfg and temperature are (1,) float32 tensors.
@@ -29,9 +30,6 @@ from t2a_edge.core.text import TEXT_DIM, TextEncoder
 
 COMPONENTS = ("text_encoder", "step", "decoder")
 MAX_BATCH = 8  # largest batch one component call takes; the runtimes split bigger batches
-# DFT bases built in the graph (smaller files) where the runtime folds them at load; ExecuTorch
-# does not fold, so its programs store them.
-BASES_IN_GRAPH = {"onnx": True, "openvino": True, "coreml": True, "executorch": False}
 # XNNPACK reshapes take one dynamic dimension, so ExecuTorch programs fix batch 1 (N stays dynamic).
 BACKEND_MAX_BATCH = {"onnx": MAX_BATCH, "openvino": MAX_BATCH, "coreml": MAX_BATCH, "executorch": 1}
 # Attention written out as matmul, add and softmax where the runtime runs SDPA's decomposition
@@ -102,107 +100,6 @@ def standard_strides(module: nn.Module) -> nn.Module:
     return module
 
 
-def dft_basis(n_fft: int, inverse: bool) -> torch.Tensor:
-    """(n_fft, 2 * bins) windowed (inverse) real DFT basis, from integer arithmetic and cos/sin.
-
-    Built inside the graph, so bundles do not store it: runtimes fold it into a constant at load.
-    Angles use (k * n) mod n_fft, so no argument exceeds 2 pi and fp32 cos/sin stay within 1e-6.
-    """
-    bins = n_fft // 2 + 1
-    k = torch.arange(bins)[:, None]
-    n = torch.arange(n_fft)[None, :]
-    angle = torch.remainder(k * n, n_fft).to(torch.float32) * (2 * math.pi / n_fft)
-    index = torch.arange(n_fft).to(torch.float32) * (2 * math.pi / n_fft)
-    window = 0.5 - 0.5 * torch.cos(index)  # periodic Hann
-    if inverse:
-        weight = torch.where(k == 0, 1.0, torch.where(k == bins - 1, 1.0, 2.0)) / n_fft  # no `|`: CoreML
-        real, imag = weight * torch.cos(angle) * window, -weight * torch.sin(angle) * window
-    else:
-        real, imag = torch.cos(angle) * window, -torch.sin(angle) * window
-    return torch.cat([real, imag]).t()
-
-
-class _Basis(nn.Module):
-    """Holds a DFT basis either as a buffer or as a recipe computed in the graph (when they agree)."""
-
-    def __init__(self, stored: torch.Tensor, n_fft: int, inverse: bool):
-        super().__init__()
-        self.n_fft, self.inverse = n_fft, inverse
-        generated = dft_basis(n_fft, inverse)
-        scale = stored.abs().max()
-        # Generate in the graph only if the recipe reproduces the model's own basis.
-        self.can_generate = bool(generated.shape == stored.shape and (generated - stored).abs().max() <= 1e-6 * scale)
-        self.generate = self.can_generate
-        self.register_buffer("stored", stored)  # unused (and dropped by the exporters) when generated
-
-    def forward(self) -> torch.Tensor:
-        return dft_basis(self.n_fft, self.inverse) if self.generate else self.stored
-
-
-class OverlapAddISTFT(nn.Module):
-    """The model's InverseSTFT as one matmul and a shifted sum: the same numbers, exported faster.
-
-    conv_transpose1d with an n_fft-long kernel runs as a slow direct loop in XNNPACK, ExecuTorch's
-    portable kernels and CoreML; a GEMM against the inverse-DFT basis followed by overlap-add of
-    n_fft / hop shifted hop-long blocks computes the same sum. Parity checks hold it to torch.
-    """
-
-    def __init__(self, istft):
-        super().__init__()
-        n_fft, hop = istft.n_fft, istft.hop
-        if n_fft % hop:
-            raise ValueError("overlap-add export needs n_fft to be a multiple of hop")
-        self.n_fft, self.hop, self.overlap = n_fft, hop, n_fft // hop
-        self.basis_t = _Basis(istft.basis[:, 0, :].t().contiguous().clone(), n_fft, inverse=True)  # (n_fft, 2 bins)
-        self.register_buffer("window_sq", istft.window_sq.reshape(self.overlap, hop, 1).contiguous().clone())
-
-    def _overlap_add(self, blocks: torch.Tensor) -> torch.Tensor:
-        """(B, overlap, hop, T) frame blocks -> (B, (T + overlap - 1) * hop) summed signal."""
-        r = self.overlap
-        total = None
-        for j in range(r):
-            shifted = torch.nn.functional.pad(blocks[:, j], (j, r - 1 - j))
-            total = shifted if total is None else total + shifted
-        return total.transpose(1, 2).reshape(blocks.shape[0], -1)
-
-    def forward(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
-        frames = torch.cat([real, imag], dim=1)  # (B, 2 * bins, T)
-        batch, steps = frames.shape[0], frames.shape[-1]
-        blocks = torch.matmul(self.basis_t(), frames).reshape(batch, self.overlap, self.hop, steps)
-        signal = self._overlap_add(blocks)
-        ones = torch.ones_like(real[:, :1, :])  # (B, 1, T)
-        envelope = self._overlap_add((self.window_sq * ones[:, None]).expand(batch, self.overlap, self.hop, steps))
-        signal = signal / envelope.clamp_min(1e-8)
-        trim = self.n_fft // 2
-        return signal[:, trim:trim + steps * self.hop]
-
-
-class FramedSTFT(nn.Module):
-    """The model's ForwardSTFT as framing by hop-long blocks and one matmul (the same numbers).
-
-    Like OverlapAddISTFT: a conv1d with an n_fft-long kernel and 2 * bins output channels is slow
-    on several runtimes; n_fft / hop shifted block views concatenated into frames and a GEMM
-    against the windowed DFT basis are fast everywhere.
-    """
-
-    def __init__(self, stft):
-        super().__init__()
-        n_fft, hop = stft.n_fft, stft.hop
-        if n_fft % hop:
-            raise ValueError("framed export needs n_fft to be a multiple of hop")
-        self.n_fft, self.hop, self.overlap = n_fft, hop, n_fft // hop
-        self.basis_t = _Basis(stft.basis[:, 0, :].t().contiguous().clone(), n_fft, inverse=False)  # (n_fft, 2 bins)
-
-    def forward(self, wave: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
-        pad = self.n_fft // 2
-        padded = torch.nn.functional.pad(wave, (pad, pad))
-        blocks = padded.reshape(wave.shape[0], -1, self.hop)  # (B, T + overlap, hop) for T * hop samples
-        framed = torch.cat([blocks[:, j:j + frames] for j in range(self.overlap)], dim=-1)  # (B, frames, n_fft)
-        spec = torch.matmul(framed, self.basis_t()).transpose(1, 2)  # (B, 2 * bins, frames)
-        half = spec.shape[1] // 2
-        return spec[:, :half], spec[:, half:]
-
-
 class ShiftedConv1d(nn.Module):
     """A dense stride-1 Conv1d as `kernel` shifted views and one matmul (the same sum, reordered).
 
@@ -237,18 +134,6 @@ def fast_convs(module: nn.Module) -> nn.Module:
     return module
 
 
-def dsp_shapes(config: ModelConfig) -> set[tuple[int, int]]:
-    """Shapes of the fixed STFT / inverse-STFT bases, which quantization leaves in fp32.
-
-    They are exact DSP constants, not learned weights, and the spectra they multiply span a
-    dynamic range that 8-bit activations flatten (quiet bins round to zero): vocoder quality is
-    lost there first.
-    """
-    n_fft = config.codec.n_fft
-    channels = 2 * (n_fft // 2 + 1)
-    return {(n_fft, channels), (channels, n_fft)}
-
-
 def input_projection_shapes(config: ModelConfig) -> set[tuple[int, int]]:
     """Weight shapes of the step's projections of its raw inputs (MiniLM states, tokens, the energy
     head's noise), which dynamic int8 leaves in fp32.
@@ -263,21 +148,6 @@ def input_projection_shapes(config: ModelConfig) -> set[tuple[int, int]]:
     return {(TEXT_DIM, width), (config.token_dim, width), (config.head.noise_dim, config.head.width)}
 
 
-def fast_spectral(module: nn.Module) -> nn.Module:
-    """Swap every InverseSTFT / ForwardSTFT inside `module` for its matmul form (in place)."""
-    from t2a_edge.core import spectral
-
-    swaps = {getattr(spectral, "InverseSTFT", None): OverlapAddISTFT,
-             getattr(spectral, "ForwardSTFT", None): FramedSTFT}
-    swaps.pop(None, None)
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            for kind, fast in swaps.items():
-                if type(child) is kind:
-                    setattr(parent, name, fast(child))
-    return module
-
-
 def _slim(model: T2AModel, keep: tuple[str, ...]) -> T2AModel:
     """A copy of the model holding only the parts one component uses (the rest set to None)."""
     slim = copy.deepcopy(model).float().cpu().eval()
@@ -286,7 +156,6 @@ def _slim(model: T2AModel, keep: tuple[str, ...]) -> T2AModel:
             setattr(slim, part, None)
     if "codec" in keep:
         slim.codec.encoder = None  # training only
-        fast_spectral(slim.codec.decoder)
         fast_convs(slim.codec.decoder)
     return standard_strides(slim)
 
@@ -305,7 +174,7 @@ def components(model: T2AModel, text_encoder: TextEncoder | None = None) -> list
                   ("text", "text_mask", "tokens", "known", "noise", "cfg", "temperature"), ("prediction",),
                   {"text": batch, "text_mask": batch, "tokens": batch_tokens, "known": batch_tokens,
                    "noise": batch_tokens}),
-        Component("decoder", DecoderGraph(_slim(model, ("codec",))).eval(), ("tokens",), ("wave",),
+        Component("decoder", DecoderGraph(_slim(model, ("codec",))).eval(), ("tokens",), ("magnitude",),
                   {"tokens": batch_tokens}),
     ]
 
@@ -372,13 +241,10 @@ def to_torch(inputs: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
 
 
 def export_program(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH,
-                   bases_in_graph: bool = True, explicit_attention: bool = False):
+                   explicit_attention: bool = False):
     """torch.export the component with dynamic batch and token count."""
     from torch.export import export
 
-    for module in component.module.modules():
-        if isinstance(module, _Basis):
-            module.generate = bases_in_graph and module.can_generate
     example = example_for_export(component, config, max_batch)
     with export_friendly(explicit_attention), torch.no_grad():
         try:

@@ -35,18 +35,9 @@ def export_onnx(component: Component, program, path: Path) -> Path:
     """Write the fp32 ONNX graph of an exported program (one self-contained file)."""
     import torch
 
-    # The decoder builds its DFT bases in the graph (export.dft_basis). The default optimizer would
-    # fold one copy per call site into the file; folding only small constants (scalars, CastLike,
-    # which onnxruntime cannot fold itself) leaves the bases to onnxruntime's folding at load.
-    small_constants_only = component.name == "decoder"
     with quiet():
         onnx_program = torch.onnx.export(program, (), dynamo=True, input_names=list(component.inputs),
-                                         output_names=list(component.outputs), optimize=not small_constants_only,
-                                         verbose=False)
-        if small_constants_only:
-            import onnxscript
-
-            onnx_program.model = onnxscript.optimizer.optimize(onnx_program.model, output_size_limit=1024)
+                                         output_names=list(component.outputs), verbose=False)
         onnx_program.save(str(path), external_data=False)
     return path
 
@@ -71,12 +62,12 @@ def quantize(component: Component, program, config, folder: Path, fp32_file: str
     import onnx
     from onnx import numpy_helper
 
-    from t2a_edge.convert.export import dsp_shapes, input_projection_shapes
+    from t2a_edge.convert.export import input_projection_shapes
 
     source = folder / fp32_file
     graph = onnx.load(str(source), load_external_data=False).graph
     shapes = {init.name: tuple(numpy_helper.to_array(init).shape) for init in graph.initializer if len(init.dims) == 2}
-    keep = dsp_shapes(config) | (input_projection_shapes(config) if component.name == "step" else set())
+    keep = input_projection_shapes(config) if component.name == "step" else set()
     exclude = [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm")
                and any(shapes.get(name) in keep for name in node.input)]
     # Convolutions stay fp32: the decoder's depthwise convs (the only Conv nodes left after

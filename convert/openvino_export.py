@@ -34,24 +34,6 @@ def lower(component: Component, program, config, folder: Path, precision: str) -
     return _ir_files(path)
 
 
-def _dsp_matmuls(model, config) -> list[str]:
-    """Names of the MatMuls against the fixed STFT bases (left fp32; see export.dsp_shapes)."""
-    from t2a_edge.convert.export import dsp_shapes
-
-    keep = dsp_shapes(config)
-    names = []
-    for op in model.get_ops():
-        if op.get_type_name() != "MatMul":
-            continue
-        for port in op.inputs():
-            source = port.get_source_output().get_node()
-            while source.get_type_name() == "Convert":
-                source = source.input(0).get_source_output().get_node()
-            if source.get_type_name() == "Constant" and tuple(source.get_output_shape(0)) in keep:
-                names.append(op.get_friendly_name())
-    return names
-
-
 def quantize(component: Component, program, config, folder: Path, fp32_file: str, calibration) -> dict[str, list[str]]:
     """int8 candidates: NNCF static quantization on calibration inputs, int8 weight compression, and
     for the text encoder int8 weights with 4-bit word embeddings; each also computed in bf16 where
@@ -64,14 +46,13 @@ def quantize(component: Component, program, config, folder: Path, fp32_file: str
     model_type = nncf.ModelType.TRANSFORMER if component.name in ("text_encoder", "step") else None
     with quiet():
         fp32 = core.read_model(str(folder / fp32_file))
-        ignored = nncf.IgnoredScope(names=_dsp_matmuls(fp32, config), validate=False)
         quantized = nncf.quantize(fp32, nncf.Dataset(calibration), model_type=model_type,
-                                  subset_size=len(calibration), fast_bias_correction=True, ignored_scope=ignored)
+                                  subset_size=len(calibration), fast_bias_correction=True)
         path = folder / f"{component.name}.int8{EXT}"
         ov.save_model(quantized, str(path), compress_to_fp16=False)
         candidates["nncf-static-int8"] = _ir_files(path)
         compressed = nncf.compress_weights(core.read_model(str(folder / fp32_file)),
-                                           mode=nncf.CompressWeightsMode.INT8_ASYM, ignored_scope=ignored)
+                                           mode=nncf.CompressWeightsMode.INT8_ASYM)
         path = folder / f"{component.name}.int8w{EXT}"
         ov.save_model(compressed, str(path), compress_to_fp16=False)
         candidates["nncf-weights-int8"] = _ir_files(path)

@@ -26,7 +26,7 @@ HELDOUT_PROMPTS = (
 )
 # Largest typical error ||int8 - torch|| / ||torch|| a component may show and still be kept.
 # Text states: 0.2 is a per-token cosine of about 0.98 (MiniLM under ORT dynamic int8 measures 0.15,
-# almost all from the int8 matmuls; its embeddings alone 0.04). Tokens and waveforms: 0.1, i.e. an
+# almost all from the int8 matmuls; its embeddings alone 0.04). Tokens and magnitudes: 0.1, i.e. an
 # SNR of 20 dB. The whole int8 bundle is then held to the judge (see bundle.JUDGE_COSINE).
 ERROR_LIMITS = {"text_encoder": 0.20, "step": 0.10, "decoder": 0.10}
 MIN_SPEEDUP = 1.0  # int8 that is slower than fp32 (fastest of 5 calls each) stays fp32

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t2a_edge.core.config import CodecConfig
-from t2a_edge.core.spectral import GriffinLim, stft_magnitude
+from t2a_edge.core.spectral import InverseSTFT, stft_magnitude
 
 
 class ConvNeXtBlock(nn.Module):
@@ -99,11 +99,13 @@ class CodecEncoder(nn.Module):
 
 
 class CodecDecoder(nn.Module):
-    """Latent frames -> ConvNeXt stack -> STFT magnitudes (`downsample` frames each) -> Griffin-Lim.
+    """Latent frames -> ConvNeXt stack -> STFT magnitudes (`downsample` frames each).
 
     Only magnitudes are learned: a regression that trains in CPU hours. A learned phase without an
     adversarial loss came out buzzy (the judge heard "Synthesizer": embedding cosine 0.31 after
-    1000 steps), while a few Griffin-Lim iterations on true magnitudes keep cosine 0.945.
+    1000 steps), while a few Griffin-Lim iterations on true magnitudes keep cosine 0.945. The phase
+    comes from core.phase (numpy FFTs, outside every graph); `istft` is its differentiable inverse
+    STFT for the training loss.
     """
 
     def __init__(self, cfg: CodecConfig):
@@ -121,7 +123,7 @@ class CodecDecoder(nn.Module):
         self.out = nn.Linear(cfg.decoder_width, cfg.downsample * bins)
         nn.init.zeros_(self.out.weight)  # start as the PCA inverse
         nn.init.zeros_(self.out.bias)
-        self.phase = GriffinLim(cfg.n_fft, cfg.hop, cfg.griffin_lim_iterations)
+        self.istft = InverseSTFT(cfg.n_fft, cfg.hop)
 
     def log_magnitude(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, latent_dim, frames) -> (B, bins, frames * downsample) natural-log STFT magnitudes."""
@@ -133,8 +135,8 @@ class CodecDecoder(nn.Module):
         return x.reshape(batch, frames, self.bins).transpose(1, 2).clamp(-12.0, 6.0)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
-        """(B, latent_dim, frames) -> (B, frames * frame_samples) waveform."""
-        return self.phase(torch.exp(self.log_magnitude(latents)))
+        """(B, latent_dim, frames) -> (B, bins, frames * downsample) STFT magnitudes."""
+        return torch.exp(self.log_magnitude(latents))
 
 
 class Codec(nn.Module):
@@ -176,5 +178,8 @@ class Codec(nn.Module):
         return (z - self.latent_mean[:, None]) / self.latent_std[:, None]
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Normalised latents (B, latent_dim, frames) -> waveform (B, frames * frame_samples)."""
+        """Normalised latents (B, latent_dim, frames) -> STFT magnitudes (B, bins, frames * downsample).
+
+        core.phase.synthesize(magnitudes, cfg) makes the waveform (frames * frame_samples samples).
+        """
         return self.decoder(latents * self.latent_std[:, None] + self.latent_mean[:, None])

@@ -23,7 +23,7 @@ class CodecConfig:
     decoder_width: int = 384
     decoder_layers: int = 6
     kernel: int = 7
-    griffin_lim_iterations: int = 4  # phase recovery inside the decoder graph
+    griffin_lim_iterations: int = 4  # phase recovery after the decoder (core.phase)
 
     @property
     def frame_samples(self) -> int:

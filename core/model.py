@@ -91,7 +91,10 @@ class StudentStep(nn.Module):
 
 
 class DecoderGraph(nn.Module):
-    """Tokens -> waveform: unpatch, de-normalise, decode (the `decoder` component of a bundle)."""
+    """Tokens -> STFT magnitudes: unpatch, de-normalise, decode (the `decoder` component of a bundle).
+
+    The waveform comes after the graph, from core.phase (the same numpy Griffin-Lim for every backend).
+    """
 
     def __init__(self, model: T2AModel):
         super().__init__()

@@ -25,4 +25,4 @@ class Backend(Protocol):
         """One student iteration: (B, N, token_dim) predictions at every position."""
 
     def decode(self, tokens: np.ndarray) -> np.ndarray:
-        """(B, N, token_dim) tokens -> (B, N * token_samples) waveform."""
+        """(B, N, token_dim) tokens -> (B, bins, N * patch * downsample) STFT magnitudes (core.phase makes the wave)."""

@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from t2a_edge.core.masking import cfg_schedule, random_orders, reveal_counts
+from t2a_edge.core.phase import synthesize
 
 
 def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: int, steps: int, cfg: float,
@@ -60,7 +61,7 @@ def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: 
                              teacher_steps, progress)
     timings["steps"] = time.perf_counter() - start
     start = time.perf_counter()
-    wave = backend.decode(tokens)
+    wave = synthesize(backend.decode(tokens), config.codec)  # magnitudes -> waveform, the same for every backend
     timings["decode"] = time.perf_counter() - start
     samples = int(round(seconds * config.codec.sample_rate))
     return np.asarray(wave[:, :samples], dtype=np.float32), timings

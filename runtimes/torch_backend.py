@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from t2a_edge.core.diffusion import Diffusion
-from t2a_edge.core.errors import T2AError
 from t2a_edge.core.model import DecoderGraph, StudentStep, T2AModel
+from t2a_edge.core.phase import synthesize
 from t2a_edge.core.text import TextEncoder
 
 
@@ -72,9 +72,6 @@ class TorchBackend:
     @torch.inference_mode()
     def codec_roundtrip(self, samples: np.ndarray) -> np.ndarray:
         """Encode and decode a waveform (the codec's ceiling); same length out as in."""
-        limit = self.model.codec.decoder.phase.max_frames * self.config.codec.hop
-        if len(samples) > limit:
-            raise T2AError(f"codec round trips take at most {limit / self.config.codec.sample_rate:g} s of audio")
         wave = self._t(np.asarray(samples, np.float32))[None]
-        out = self.model.codec.decode(self.model.codec.encode(wave))
-        return out[0, : len(samples)].cpu().numpy()
+        magnitude = self.model.codec.decode(self.model.codec.encode(wave))
+        return synthesize(magnitude.cpu().numpy(), self.config.codec)[0, : len(samples)]

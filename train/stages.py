@@ -18,6 +18,7 @@ from t2a_edge.core.heads import diffusion_loss, energy_score_loss
 from t2a_edge.core.masking import training_mask
 from t2a_edge.core.model import T2AModel, load_model, save_model
 from t2a_edge.core.model_files import read_model_meta
+from t2a_edge.core.phase import phase_recovery
 from t2a_edge.core.paths import default_model_dir
 from t2a_edge.train.losses import MultiResolutionSTFTLoss, SpectrogramLoss, kl_divergence
 
@@ -59,6 +60,8 @@ class CodecLoss(nn.Module):
         self.spectral_loss = SpectrogramLoss(model.cfg.codec)
         self.waveform_loss = MultiResolutionSTFTLoss()
         self.kl_weight = settings.kl_weight
+        c = model.cfg.codec
+        self.phase_recovery = phase_recovery(c.n_fft, c.hop, c.griffin_lim_iterations)
 
     def forward(self, batch: dict) -> dict:
         mean, logvar = self.codec.encoder(batch["wave"])
@@ -66,9 +69,11 @@ class CodecLoss(nn.Module):
         log_magnitude = self.codec.decoder.log_magnitude(z)
         stft, mel = self.spectral_loss(log_magnitude, batch["wave"])
         magnitude = torch.exp(log_magnitude)
-        with torch.no_grad():  # back-propagating through the Griffin-Lim iterations costs 10x the step
-            cos, sin = self.codec.decoder.phase.phase(magnitude)
-        wave = self.codec.decoder.phase.istft(magnitude * cos, magnitude * sin)
+        # The phase is held fixed: back-propagating through Griffin-Lim iterations cost 10x the step.
+        unit = self.phase_recovery.phase(np.ascontiguousarray(magnitude.detach().transpose(1, 2).cpu().numpy()))  # (B, T, bins)
+        cos = torch.from_numpy(np.ascontiguousarray(unit.real.transpose(0, 2, 1))).to(magnitude.device)
+        sin = torch.from_numpy(np.ascontiguousarray(unit.imag.transpose(0, 2, 1))).to(magnitude.device)
+        wave = self.codec.decoder.istft(magnitude * cos, magnitude * sin)
         mrstft = self.waveform_loss(wave, batch["wave"])
         kl = kl_divergence(mean, logvar)
         return {"loss": stft + mel + mrstft + self.kl_weight * kl, "stft": stft, "mel": mel, "mrstft": mrstft,
