@@ -30,6 +30,9 @@ from t2a_edge.core.config import PRESETS
 @click.option("--kl-weight", type=click.FloatRange(min=0), default=None, help="Codec: weight of the KL term.")
 @click.option("--loss-on-padding/--no-loss-on-padding", default=None,
               help="Teacher/student: score the silence that pads short clips [default: on].")
+@click.option("--full-mask-share", type=click.FloatRange(0, 1), default=None,
+              help="Teacher/student: share of examples trained with every token hidden, as in a one-step "
+                   "generation [default: 0].")
 @click.option("--until-step", type=click.IntRange(min=1), default=None,
               help="Stop (with a checkpoint) at this step; --resume continues the same schedule.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -37,14 +40,15 @@ from t2a_edge.core.config import PRESETS
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
-          distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, until_step, time_limit, device, quiet):
+          distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings
 
     given = {"steps": steps, "batch": batch, "lr": lr, "checkpoint_every": checkpoint_every,
              "log_every": log_every, "distill_weight": distill_weight, "head_lr_mult": head_lr_mult,
-             "crop_seconds": crop_seconds, "kl_weight": kl_weight, "loss_on_padding": loss_on_padding}
+             "crop_seconds": crop_seconds, "kl_weight": kl_weight, "loss_on_padding": loss_on_padding,
+             "full_mask_share": full_mask_share}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
     folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,

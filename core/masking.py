@@ -7,8 +7,9 @@ import math
 import numpy as np
 
 
-def training_mask(batch: int, n: int, generator):
-    """(B, N) float mask, 1 = masked: a ratio ~ truncnorm(1.0, 0.25, [0.7, 1.0]) per example (MAR)."""
+def training_mask(batch: int, n: int, generator, full_share: float = 0.0):
+    """(B, N) float mask, 1 = masked: a ratio ~ truncnorm(1.0, 0.25, [0.7, 1.0]) per example (MAR),
+    then 1.0 (every token hidden, as at a one-step generation) for a `full_share` of the examples."""
     import torch  # the generation path imports this module without torch
 
     ratios = torch.empty(batch)
@@ -18,6 +19,8 @@ def training_mask(batch: int, n: int, generator):
             if 0.7 <= r <= 1.0:
                 ratios[i] = r
                 break
+    if full_share > 0:  # drawn only when asked for, so earlier runs resume on the same stream
+        ratios[torch.rand(batch, generator=generator) < full_share] = 1.0
     counts = torch.ceil(ratios * n).clamp(1, n).long()
     order = torch.argsort(torch.rand(batch, n, generator=generator), dim=1)
     ranks = torch.argsort(order, dim=1)

@@ -52,3 +52,14 @@ def test_cfg_schedule_counts_the_step_s_own_tokens():
     scales = cfg_schedule(3.0, 8, 100)
     assert len(scales) == 8 and scales[-1] == 3.0 and scales[0] > 1.0
     assert all(a < b for a, b in zip(scales, scales[1:]))
+
+
+def test_full_mask_share_hides_every_token_of_that_share_and_leaves_the_default_stream_alone():
+    plain = training_mask(400, 40, torch.Generator().manual_seed(3))
+    assert torch.equal(plain, training_mask(400, 40, torch.Generator().manual_seed(3), full_share=0.0))
+    full = (plain.sum(1) == 40).float().mean().item()
+    mixed = training_mask(400, 40, torch.Generator().manual_seed(3), full_share=0.5)
+    share = (mixed.sum(1) == 40).float().mean().item()
+    assert abs(share - (0.5 + 0.5 * full)) < 0.1 and share > full + 0.25  # half forced, the rest as before
+    assert (mixed.sum(1) >= 28).all()  # the others keep MAR's ratio
+    assert (training_mask(50, 40, torch.Generator().manual_seed(4), full_share=1.0) == 1).all()
