@@ -93,11 +93,16 @@ def quantize(component: Component, program, config, folder: Path, fp32_file: str
 
 
 def _quantize_embeddings(source: Path, target: Path) -> None:
-    """Gathers from constant tables -> GatherBlockQuantized, 4-bit symmetric blocks of 32."""
+    """Gathers from constant tables -> GatherBlockQuantized, 4-bit blocks of 32 with zero points.
+
+    Zero points, because a block of word-embedding values is not centred on 0: on the default
+    model's held-out captions the embeddings alone measured error 0.068 asymmetric against 0.099
+    symmetric, and with the int8 matmuls 0.177 against 0.204 (limit 0.2), at the same size.
+    """
     from onnxruntime.quantization import matmul_nbits_quantizer, quant_utils
 
     config = matmul_nbits_quantizer.DefaultWeightOnlyQuantConfig(
-        block_size=32, is_symmetric=True, quant_format=quant_utils.QuantFormat.QOperator,
+        block_size=32, is_symmetric=False, quant_format=quant_utils.QuantFormat.QOperator,
         op_types_to_quantize=("Gather",), quant_axes=(("Gather", 1),), bits=4)
     quantizer = matmul_nbits_quantizer.MatMulNBitsQuantizer(quant_utils.load_model_with_shape_infer(source),
                                                              algo_config=config)
