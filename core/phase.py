@@ -79,28 +79,39 @@ class PhaseRecovery:
         frames *= self.window
         trim = self.n_fft // 2
         signal = self._overlap_add(frames)[:, trim:trim + count * self.hop]
-        return signal * self._inverse_envelope(count)
+        signal *= self._inverse_envelope(count)
+        return signal
 
     def stft(self, wave: np.ndarray, count: int) -> np.ndarray:
         """(B, samples) -> (B, count, bins) complex: the first `count` centred, zero-padded frames."""
         half = self.n_fft // 2
         padded = np.pad(wave, ((0, 0), (half, half)))
         frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft, axis=1)[:, ::self.hop][:, :count]
-        return scipy.fft.rfft(frames * self.window, axis=-1)
+        return scipy.fft.rfft(frames * self.window, axis=-1, overwrite_x=True)
+
+    def spectrum(self, magnitude: np.ndarray) -> np.ndarray:
+        """(B, T, bins) float32 magnitudes -> (B, T, bins) complex64 spectrum with the recovered phase."""
+        count, bins = magnitude.shape[1:]
+        spectrum = magnitude * self.start_phase(bins, count)
+        scale = np.empty(magnitude.shape, np.float32)
+        for _ in range(self.iterations):
+            spectrum = self.stft(self.istft(spectrum), count)
+            # Keep the rebuilt phase, put the target magnitude back: S <- S * |target| / |S|,
+            # in place (these element-wise passes cost as much as the FFTs when written out).
+            np.abs(spectrum, out=scale)
+            np.maximum(scale, 1e-6, out=scale)
+            np.divide(magnitude, scale, out=scale)
+            spectrum *= scale
+        return spectrum
 
     def phase(self, magnitude: np.ndarray) -> np.ndarray:
-        """(B, T, bins) float32 magnitudes -> (B, T, bins) unit complex64 phase after the iterations."""
-        count, bins = magnitude.shape[1:]
-        unit = np.broadcast_to(self.start_phase(bins, count), magnitude.shape)
-        for _ in range(self.iterations):
-            rebuilt = self.stft(self.istft(magnitude * unit), count)
-            unit = rebuilt / np.sqrt(rebuilt.real**2 + rebuilt.imag**2 + 1e-12)  # keep the phase only
-        return unit
+        """(B, T, bins) float32 magnitudes (> 0) -> (B, T, bins) unit complex64 phase after the iterations."""
+        return self.spectrum(magnitude) / magnitude
 
     def __call__(self, magnitude: np.ndarray) -> np.ndarray:
         """(B, bins, T) STFT magnitudes -> (B, T * hop) float32 waveform."""
         magnitude = np.ascontiguousarray(np.swapaxes(np.asarray(magnitude, np.float32), 1, 2))  # (B, T, bins)
-        return self.istft(magnitude * self.phase(magnitude)).astype(np.float32, copy=False)
+        return self.istft(self.spectrum(magnitude)).astype(np.float32, copy=False)
 
 
 @functools.lru_cache(maxsize=8)
