@@ -10,7 +10,7 @@ from t2a_edge.convert.export import Component
 def _choose(monkeypatch, timings: dict, errors: dict, sizes: dict):
     """Run quantize.choose with given per-candidate times (ms), errors and sizes."""
     expected = np.ones(100)
-    monkeypatch.setattr(quantize, "time_ms", lambda run, inputs, repeats=5: timings[run.label])
+    monkeypatch.setattr(quantize, "time_ms", lambda runs, inputs, repeats=7: {k: timings[r.label] for k, r in runs.items()})
 
     def runner(label):
         def run(inputs):
@@ -42,6 +42,17 @@ def test_too_inaccurate_or_slower_candidates_keep_fp32(monkeypatch):
     assert label is None
     assert record["reason"].startswith("kept fp32") and "error 0.5 > 0.1" in record["reason"]
     assert "only 0.97x the fp32 speed" in record["reason"]
+
+
+def test_timing_interleaves_the_runs_so_a_drifting_machine_slows_them_alike():
+    calls = []
+
+    def runner(label):
+        return lambda inputs: calls.append(label)
+
+    times = quantize.time_ms({"fp32": runner("fp32"), "int8": runner("int8")}, {}, repeats=3)
+    assert set(times) == {"fp32", "int8"} and all(t >= 0 for t in times.values())
+    assert calls == ["fp32", "int8"] * 4  # one warm-up each, then alternating rounds
 
 
 def test_int8_errors_are_measured_on_prompts_calibration_never_saw():
