@@ -42,7 +42,7 @@ class PhaseRecovery:
             raise ValueError(f"n_fft ({n_fft}) must be a multiple of hop ({hop})")
         self.n_fft, self.hop, self.iterations = n_fft, hop, iterations
         self.window = hann(n_fft).astype(np.float32)
-        self._envelopes: dict[int, np.ndarray] = {}
+        self._envelope: tuple[int, np.ndarray] | None = None  # the last length's only: lengths vary
         self._start: tuple[np.ndarray, np.ndarray] | None = None
 
     def start_phase(self, bins: int, frames: int) -> np.ndarray:
@@ -65,12 +65,12 @@ class PhaseRecovery:
 
     def _inverse_envelope(self, count: int) -> np.ndarray:
         """1 / the summed squared window of `count` frames, trimmed like the signal."""
-        if count not in self._envelopes:
+        if self._envelope is None or self._envelope[0] != count:
             squares = np.broadcast_to(self.window**2, (1, count, self.n_fft))
             envelope = self._overlap_add(np.ascontiguousarray(squares))[0]
             trim = self.n_fft // 2
-            self._envelopes[count] = 1.0 / np.maximum(envelope[trim:trim + count * self.hop], 1e-8)
-        return self._envelopes[count]
+            self._envelope = (count, 1.0 / np.maximum(envelope[trim:trim + count * self.hop], 1e-8))
+        return self._envelope[1]
 
     def istft(self, spectrum: np.ndarray) -> np.ndarray:
         """(B, T, bins) complex -> (B, T * hop) waveform; matches torch.istft(center=True)."""
@@ -116,7 +116,7 @@ class PhaseRecovery:
 
 @functools.lru_cache(maxsize=8)
 def phase_recovery(n_fft: int, hop: int, iterations: int) -> PhaseRecovery:
-    """A shared PhaseRecovery per STFT geometry (it caches its start phase and window envelopes)."""
+    """A shared PhaseRecovery per STFT geometry (it caches its start phase and last window envelope)."""
     return PhaseRecovery(n_fft, hop, iterations)
 
 
