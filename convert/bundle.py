@@ -148,7 +148,7 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     """
     import torch
 
-    from t2a_edge.convert.export import (ATTENTION_AS_MATMULS, BACKEND_MAX_BATCH, components,
+    from t2a_edge.convert.export import (ATTENTION_AS_MATMULS, BACKEND_GUIDANCE_ROWS, BACKEND_MAX_BATCH, components,
                                          export_program, parity_inputs)
     from t2a_edge.convert.quantize import HELDOUT_PROMPTS, calibration_sets
     from t2a_edge.core.text import TextEncoder
@@ -169,8 +169,8 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     lowerings = sorted({"fp16" if p == "fp16" else "fp32" for p in precisions})
     per_backend = 3 * (2 * len(lowerings) + ("int8" in precisions)) + (len(precisions) if check_end_to_end else 0)
 
-    def mode(backend: str) -> tuple[int, bool]:  # backends with equal modes share their programs
-        return BACKEND_MAX_BATCH[backend], ATTENTION_AS_MATMULS[backend]
+    def mode(backend: str) -> tuple[int, bool, tuple]:  # backends with equal modes share their programs
+        return BACKEND_MAX_BATCH[backend], ATTENTION_AS_MATMULS[backend], BACKEND_GUIDANCE_ROWS[backend]
 
     modes = sorted({mode(b) for b in backends})
     step = _Progress(progress, 3 * len(modes) + len(backends) * per_backend)
@@ -295,12 +295,16 @@ def _lower_backend(backend, precisions, lowerings, parts, programs, checks, cali
     Returns {component: {"fp32": entry, "fp16": entry, "int8": entry}} where an entry holds the
     files (relative to `work`), the method and the measurements.
     """
+    from t2a_edge.convert.export import BACKEND_GUIDANCE_ROWS
+
     exporter = importlib.import_module(EXPORTERS[backend])
     runnable = can_run_here(backend)
     runtime = runtime_class(backend) if runnable else None
     result = {}
     for part in parts:
         spec = {"inputs": list(part.inputs), "outputs": list(part.outputs), "max_batch": max_batch}
+        if "guidance" in part.inputs:
+            spec["guidance_rows"] = list(BACKEND_GUIDANCE_ROWS[backend])
         if backend == "coreml":
             spec["int32_inputs"] = exporter.int32_inputs(part)
         result[part.name] = {}

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-from t2a_edge.convert.export import (ATTENTION_AS_MATMULS, BACKEND_MAX_BATCH, Component, dynamic_shapes,
+from t2a_edge.convert.export import (ATTENTION_AS_MATMULS, BACKEND_GUIDANCE_ROWS, BACKEND_MAX_BATCH, Component,
+                                     dynamic_shapes,
                                      example_for_export, export_friendly, to_torch)
 from t2a_edge.convert.onnx_export import quiet
 
@@ -28,7 +29,7 @@ def _reexport(module, component: Component, config):
 
     max_batch = BACKEND_MAX_BATCH["executorch"]
     example = example_for_export(component, config, max_batch)
-    shapes = dynamic_shapes(component, config, max_batch)
+    shapes = dynamic_shapes(component, config, max_batch, BACKEND_GUIDANCE_ROWS["executorch"])
     with export_friendly(ATTENTION_AS_MATMULS["executorch"]), torch.no_grad():
         return export(module, to_torch(example), dynamic_shapes=shapes)
 

@@ -3,12 +3,14 @@
 Every backend starts from the same `torch.export` programs built here:
 
 - `text_encoder`: ids (B, L) int64, mask (B, L) int64 -> states (B, L, 384)
-- `step`: StudentStep, the guided backbone + energy head for one iteration (CFG batched inside)
+- `step`: StudentStep, the guided backbone + energy head for one iteration (CFG batched inside:
+  `guidance` (G,) weighs G rows of the backbone, G = 2 guided, G = 1 at cfg 1)
 - `decoder`: DecoderGraph, tokens (B, N, D) -> STFT magnitudes (B, bins, N * patch * downsample);
   the waveform comes from core.phase (numpy), the same for every backend
 
 B (up to MAX_BATCH) and N (up to the model's max tokens) are dynamic; L is the model's fixed
-caption length. cfg and temperature are (1,) float32 tensors.
+caption length; G is dynamic (1 or 2) where the runtime allows (BACKEND_GUIDANCE_ROWS). temperature
+is a (1,) float32 tensor.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ COMPONENTS = ("text_encoder", "step", "decoder")
 MAX_BATCH = 8  # largest batch one component call takes; the runtimes split bigger batches
 # XNNPACK reshapes take one dynamic dimension, so ExecuTorch programs fix batch 1 (N stays dynamic).
 BACKEND_MAX_BATCH = {"onnx": MAX_BATCH, "openvino": MAX_BATCH, "coreml": MAX_BATCH, "executorch": 1}
+# Backbone row counts the step takes: one row (cfg 1) or two. ExecuTorch's would be a second
+# dynamic dimension in the backbone's reshapes, so its step always runs two rows ([1, 0] at cfg 1).
+BACKEND_GUIDANCE_ROWS = {"onnx": (1, 2), "openvino": (1, 2), "coreml": (1, 2), "executorch": (2,)}
 # Attention written out as matmul, add and softmax where the runtime runs SDPA's decomposition
 # outside its delegate: ExecuTorch's step (10 s, 1 thread) went from 82 to 46 ms in fp32 and from
 # 61 to 23 ms in dynamic int8, its mask handling (expand, where, any) having run in portable kernels.
@@ -51,13 +56,15 @@ class Component:
     dynamic: dict = field(default_factory=dict)
 
     def example(self, config: ModelConfig, batch: int = EXAMPLE_BATCH, tokens: int | None = None,
-                seed: int = 0) -> dict[str, np.ndarray]:
+                seed: int = 0, guidance_rows: int = 2) -> dict[str, np.ndarray]:
         """Fixed random inputs of the given batch and token count (numpy, in input order)."""
-        return sample_inputs(self.name, config, batch, tokens or min(config.max_tokens, 7), seed)
+        return sample_inputs(self.name, config, batch, tokens or min(config.max_tokens, 7), seed, guidance_rows)
 
 
-def sample_inputs(name: str, config: ModelConfig, batch: int, tokens: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Deterministic random inputs for a component, shaped like real generation inputs."""
+def sample_inputs(name: str, config: ModelConfig, batch: int, tokens: int, seed: int = 0,
+                  guidance_rows: int = 2) -> dict[str, np.ndarray]:
+    """Deterministic random inputs for a component, shaped like real generation inputs (the step
+    guided at cfg 3 with two rows, or unguided with one)."""
     rng = np.random.default_rng(seed)
     length = config.backbone.text_tokens
     if name == "text_encoder":
@@ -77,7 +84,7 @@ def sample_inputs(name: str, config: ModelConfig, batch: int, tokens: int, seed:
             "tokens": rng.standard_normal((batch, tokens, config.token_dim)).astype(np.float32),
             "known": (rng.random((batch, tokens)) < 0.5).astype(np.float32),
             "noise": rng.uniform(-0.5, 0.5, (batch, tokens, config.head.noise_dim)).astype(np.float32),
-            "cfg": np.array([3.0], np.float32),
+            "guidance": np.array([3.0, -2.0], np.float32) if guidance_rows == 2 else np.ones(1, np.float32),
             "temperature": np.array([0.7], np.float32),
         }
     if name == "decoder":
@@ -171,9 +178,9 @@ def components(model: T2AModel, text_encoder: TextEncoder | None = None) -> list
     return [
         Component("text_encoder", text_encoder, ("ids", "mask"), ("states",), {"ids": batch, "mask": batch}),
         Component("step", StudentStep(_slim(model, ("backbone", "energy_head"))).eval(),
-                  ("text", "text_mask", "tokens", "known", "noise", "cfg", "temperature"), ("prediction",),
+                  ("text", "text_mask", "tokens", "known", "noise", "guidance", "temperature"), ("prediction",),
                   {"text": batch, "text_mask": batch, "tokens": batch_tokens, "known": batch_tokens,
-                   "noise": batch_tokens}),
+                   "noise": batch_tokens, "guidance": {0: "guidance"}}),
         Component("decoder", DecoderGraph(_slim(model, ("codec",))).eval(), ("tokens",), ("magnitude",),
                   {"tokens": batch_tokens}),
     ]
@@ -217,12 +224,14 @@ def export_friendly(explicit_attention: bool = False):
         F.scaled_dot_product_attention = original_sdpa
 
 
-def dynamic_shapes(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH):
-    """torch.export Dim specs for the component's inputs (batch and token count dynamic)."""
+def dynamic_shapes(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH,
+                   guidance_rows: tuple[int, ...] = (1, 2)):
+    """torch.export Dim specs for the component's inputs (batch, token count and guidance rows dynamic)."""
     from torch.export import Dim
 
     dims = {"batch": Dim("batch", min=1, max=max_batch) if max_batch > 1 else None,  # None: static batch 1
-            "tokens": Dim("tokens", min=1, max=config.max_tokens)}
+            "tokens": Dim("tokens", min=1, max=config.max_tokens),
+            "guidance": Dim("guidance", min=1, max=2) if len(guidance_rows) > 1 else None}  # None: static 2
     specs = []
     for name in component.inputs:
         axes = {axis: dims[kind] for axis, kind in component.dynamic.get(name, {}).items() if dims[kind] is not None}
@@ -241,14 +250,14 @@ def to_torch(inputs: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
 
 
 def export_program(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH,
-                   explicit_attention: bool = False):
-    """torch.export the component with dynamic batch and token count."""
+                   explicit_attention: bool = False, guidance_rows: tuple[int, ...] = (1, 2)):
+    """torch.export the component with dynamic batch, token count and (where allowed) guidance rows."""
     from torch.export import export
 
     example = example_for_export(component, config, max_batch)
     with export_friendly(explicit_attention), torch.no_grad():
         try:
-            shapes = dynamic_shapes(component, config, max_batch)
+            shapes = dynamic_shapes(component, config, max_batch, guidance_rows)
             return export(component.module, to_torch(example), dynamic_shapes=shapes)
         except Exception as exc:  # surface which component failed, keep the cause
             raise RuntimeError(f"torch.export of {component.name} failed: {exc}") from exc
@@ -261,9 +270,13 @@ def reference(component: Component, inputs: dict[str, np.ndarray]) -> np.ndarray
 
 
 def parity_inputs(component: Component, config: ModelConfig) -> list[dict[str, np.ndarray]]:
-    """The fixed inputs parity is measured on: batch 1 at full length, batch 2 at a short length."""
+    """The fixed inputs parity is measured on: batch 1 at full length, batch 2 at a short length,
+    and for the step batch 2 with one guidance row (cfg 1) too."""
     short = max(1, min(config.max_tokens, config.max_tokens // 3 + 1))
-    return [component.example(config, 1, config.max_tokens, seed=1), component.example(config, 2, short, seed=2)]
+    inputs = [component.example(config, 1, config.max_tokens, seed=1), component.example(config, 2, short, seed=2)]
+    if "guidance" in component.inputs:
+        inputs.append(component.example(config, 2, short, seed=3, guidance_rows=1))
+    return inputs
 
 
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from t2a_edge.convert.export import Component, norm_error, reference
+from t2a_edge.core.masking import guidance_weights
 
 CALIBRATION_PROMPTS = (
     "a dog barks twice", "heavy rain on a tin roof", "a car engine starts and idles",
@@ -62,7 +63,8 @@ class _Capture:
 
     def step(self, text, text_mask, tokens, known, noise, cfg, temperature):
         return self._call("step", {"text": text, "text_mask": text_mask, "tokens": tokens, "known": known,
-                                   "noise": noise, "cfg": np.array([cfg], np.float32),
+                                   # the two-row form every bundle's step accepts ([1, 0] at cfg 1)
+                                   "noise": noise, "guidance": guidance_weights(cfg, rows=(2,)),
                                    "temperature": np.array([temperature], np.float32)})
 
     def decode(self, tokens):

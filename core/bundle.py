@@ -22,10 +22,11 @@ from t2a_edge.core.model_files import sha256_file
 
 MANIFEST = "manifest.json"
 # Format 2: the decoder outputs STFT magnitudes (phase recovery left the graph for core.phase).
-BUNDLE_FORMAT = 2
+# Format 3: the step takes `guidance` weights of one or two backbone rows instead of a scalar cfg.
+BUNDLE_FORMAT = 3
 # Bumped whenever conversion changes what a bundle holds: cached bundles of an older converter are
 # converted again on first use (a bundle folder passed by path still loads).
-CONVERTER_VERSION = 12
+CONVERTER_VERSION = 13
 EDGE_BACKENDS = ("onnx", "openvino", "coreml", "executorch")
 PRECISIONS = ("fp32", "fp16", "int8")
 COMPONENT_NAMES = ("text_encoder", "step", "decoder")

@@ -66,6 +66,18 @@ def cfg_schedule(cfg: float, steps: int, n: int) -> list[float]:
     return scales
 
 
+def guidance_weights(scale: float, rows: tuple[int, ...] = (1, 2)) -> np.ndarray:
+    """The step's `guidance` input: weights of the conditional and unconditional backbone rows.
+
+    At scale 1 the unconditional row has weight 0, so a step that accepts one row skips it (half the
+    backbone's work at the default cfg 1); otherwise, or where the runtime's step has a fixed two
+    rows (ExecuTorch), [scale, 1 - scale]: the two rows batched in one pass, mixed before the head.
+    """
+    if scale == 1.0 and 1 in rows:
+        return np.ones(1, np.float32)
+    return np.array([scale, 1.0 - scale], np.float32)
+
+
 def random_orders(rng: np.random.Generator, batch: int, n: int) -> np.ndarray:
     """One random generation order per example, from the shared numpy stream."""
     return np.stack([rng.permutation(n) for _ in range(batch)])

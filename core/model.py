@@ -65,14 +65,21 @@ class T2AModel(nn.Module):
         return latents / self.token_scale[:, None] if self.cfg.token_pca_power else latents
 
     def condition(self, text: torch.Tensor, text_mask: torch.Tensor, tokens: torch.Tensor, known: torch.Tensor,
-                  cfg: float | torch.Tensor) -> torch.Tensor:
-        """Backbone on [conditional ; unconditional] in one batch, mixed as cfg * z_c + (1 - cfg) * z_u."""
+                  guidance: torch.Tensor) -> torch.Tensor:
+        """Backbone on the conditional rows, and the unconditional ones if `guidance` has two weights
+        (core.masking.guidance_weights), in one batch; returns the weighted sum of the rows' states.
+
+        The row count follows the length of `guidance`, not control flow, so one exported graph
+        serves both: [1] runs B rows, [cfg, 1 - cfg] runs 2B rows and mixes cfg * z_c + (1 - cfg) * z_u.
+        """
+        rows, batch = guidance.shape[0], text.shape[0]
         null, null_mask = self.backbone.null_like(text)
-        z = self.backbone(torch.cat([text, null]), torch.cat([text_mask.to(text.dtype), null_mask]),
-                          torch.cat([tokens, tokens]), torch.cat([known, known]))
-        # Slices rather than chunk(2): the same values, and torch.export keeps the batch dynamic.
-        z_cond, z_uncond = z[: text.shape[0]], z[text.shape[0]:]
-        return cfg * z_cond + (1 - cfg) * z_uncond
+        text_rows = torch.stack([text, null])[:rows].flatten(0, 1)
+        mask_rows = torch.stack([text_mask.to(text.dtype), null_mask])[:rows].flatten(0, 1)
+        tokens_rows = tokens.unsqueeze(0).expand(rows, -1, -1, -1).flatten(0, 1)
+        known_rows = known.unsqueeze(0).expand(rows, -1, -1).flatten(0, 1)
+        z = self.backbone(text_rows, mask_rows, tokens_rows, known_rows).unflatten(0, (rows, batch))
+        return (guidance.to(z.dtype)[:, None, None, None] * z).sum(0)
 
 
 class StudentStep(nn.Module):
@@ -85,8 +92,8 @@ class StudentStep(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, text, text_mask, tokens, known, noise, cfg, temperature):
-        z = self.model.condition(text, text_mask, tokens, known, cfg)
+    def forward(self, text, text_mask, tokens, known, noise, guidance, temperature):
+        z = self.model.condition(text, text_mask, tokens, known, guidance)
         return self.model.energy_head(z, noise, temperature)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from t2a_edge.core.bundle import COMPONENT_NAMES, component_path, load_manifest
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.masking import guidance_weights
 
 
 def default_threads() -> int:
@@ -68,8 +69,10 @@ class BundleBackend:
     def _call(self, component: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Run a component, in slices of at most max_batch along the batch axis.
 
-        Every input of two or more dimensions is batched; cfg and temperature are (1,) and shared.
+        Every input of two or more dimensions is batched; guidance and temperature are shared.
         """
+        if component == "step":
+            inputs = self._fit_guidance(inputs)
         batched = [k for k, v in inputs.items() if v.ndim >= 2]
         batch = inputs[batched[0]].shape[0]
         if batch <= self.max_batch:
@@ -79,6 +82,14 @@ class BundleBackend:
             part = {k: (v[start:start + self.max_batch] if k in batched else v) for k, v in inputs.items()}
             parts.append(self._run(component, self.sessions[component], part))
         return np.concatenate(parts)
+
+    def _fit_guidance(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A one-row guidance [w] becomes [w, 0] for a step with fixed two rows (the same output)."""
+        rows = self.manifest["components"]["step"].get("guidance_rows", [1, 2])
+        guidance = inputs["guidance"]
+        if len(guidance) in rows:
+            return inputs
+        return {**inputs, "guidance": np.array([guidance[0], 0.0], np.float32)}
 
     def _check_tokens(self, n: int) -> None:
         if n > self.config.max_tokens:
@@ -97,7 +108,7 @@ class BundleBackend:
             "tokens": np.ascontiguousarray(tokens, np.float32),
             "known": np.ascontiguousarray(known, np.float32),
             "noise": np.ascontiguousarray(noise, np.float32),
-            "cfg": np.array([cfg], np.float32),
+            "guidance": guidance_weights(float(cfg)),
             "temperature": np.array([temperature], np.float32),
         }
         return self._call("step", inputs)

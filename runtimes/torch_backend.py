@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from t2a_edge.core.diffusion import Diffusion
+from t2a_edge.core.masking import guidance_weights
 from t2a_edge.core.model import DecoderGraph, StudentStep, T2AModel
 from t2a_edge.core.phase import synthesize
 from t2a_edge.core.text import TextEncoder
@@ -37,7 +38,7 @@ class TorchBackend:
     @torch.inference_mode()
     def step(self, text, text_mask, tokens, known, noise, cfg, temperature):
         out = self.student_step(self._t(text), self._t(text_mask), self._t(tokens), self._t(known),
-                                self._t(noise), float(cfg), float(temperature))
+                                self._t(noise), self._t(guidance_weights(float(cfg))), float(temperature))
         return out.cpu().numpy()
 
     @torch.inference_mode()

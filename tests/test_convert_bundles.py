@@ -53,8 +53,8 @@ def converted(tmp_path_factory):
     return {"folders": folders, "model": model, "text_encoder": text_encoder, "root": root}
 
 
-def generate(backend, prompts, seconds, steps=3, seed=5):
-    wave, _ = run_pipeline(backend, Tokenizer(backend.config.backbone.text_tokens), prompts, seconds, steps, 3.0,
+def generate(backend, prompts, seconds, steps=3, seed=5, cfg=3.0):
+    wave, _ = run_pipeline(backend, Tokenizer(backend.config.backbone.text_tokens), prompts, seconds, steps, cfg,
                            0.7, seed)
     return wave
 
@@ -93,10 +93,13 @@ def test_fp32_components_match_torch(converted, backend):
     parts = {p.name: p for p in components(converted["model"], converted["text_encoder"])}
     config = converted["model"].cfg
     for name, part in parts.items():
-        for batch, tokens in ((3, 11), (1, config.max_tokens)):
-            inputs = sample_inputs(name, config, batch, tokens, seed=40 + batch)
+        for batch, tokens, rows in ((3, 11, 2), (1, config.max_tokens, 2), (2, 9, 1)):
+            inputs = sample_inputs(name, config, batch, tokens, seed=40 + batch, guidance_rows=rows)
             out = runtime.run_component(name, inputs)
-            assert relative_error(out, reference(part, inputs)) <= FP32_TOLERANCE, (backend, name, batch, tokens)
+            assert relative_error(out, reference(part, inputs)) <= FP32_TOLERANCE, (backend, name, batch, tokens, rows)
+    # One guidance row (cfg 1) where the runtime takes it; ExecuTorch's step always runs two.
+    rows = manifest["components"]["step"]["guidance_rows"]
+    assert rows == ([2] if backend == "executorch" else [1, 2])
 
 
 @pytest.mark.parametrize("backend", RUNNABLE)
@@ -105,11 +108,12 @@ def test_fp32_bundle_matches_torch_end_to_end(converted, backend):
     runtime = runtime_class(backend)(converted["folders"][backend, "fp32"])
     torch_backend = TorchBackend(converted["model"], "cpu", converted["text_encoder"])
     prompts = ["glass shattering on a stone floor", "a cat meows"]
-    with torch.no_grad():
-        expected = generate(torch_backend, prompts, 1.3)
-    got = generate(runtime, prompts, 1.3)
-    assert got.shape == expected.shape == (2, int(1.3 * 16000))
-    assert quality.snr_db(got, expected) >= E2E_SNR_DB
+    for cfg in (3.0, 1.0):  # guided (two backbone rows) and unguided (one row where the step takes it)
+        with torch.no_grad():
+            expected = generate(torch_backend, prompts, 1.3, cfg=cfg)
+        got = generate(runtime, prompts, 1.3, cfg=cfg)
+        assert got.shape == expected.shape == (2, int(1.3 * 16000))
+        assert quality.snr_db(got, expected) >= E2E_SNR_DB, cfg
     recorded = read_manifest(converted["folders"][backend, "fp32"])["parity"]["end_to_end"]
     assert recorded["snr_db"] >= E2E_SNR_DB
 
@@ -184,6 +188,7 @@ def test_coreml_converts_with_a_structural_check(converted, precision):
         # Ranged shapes: batch 1..8, tokens 1..max_tokens.
         assert step["structural_check"]["ranges"]["tokens"][1] == [1, 50]
         assert step["structural_check"]["ranges"]["tokens"][0] == [1, 8]
+        assert step["structural_check"]["ranges"]["guidance"][0] == [1, 2]
 
 
 @pytest.mark.skipif(not ON_MAC, reason="CoreML predictions need macOS")

@@ -112,10 +112,37 @@ def test_student_step_and_decoder_graph_shapes():
     n = 9
     out = step(torch.randn(2, CFG.backbone.text_tokens, 384), torch.ones(2, CFG.backbone.text_tokens),
                torch.randn(2, n, CFG.token_dim), torch.zeros(2, n), torch.rand(2, n, CFG.head.noise_dim) - 0.5,
-               3.0, 0.7)
+               torch.tensor([3.0, -2.0]), 0.7)
     assert out.shape == (2, n, CFG.token_dim)
     magnitude = DecoderGraph(model)(torch.randn(2, n, CFG.token_dim))
     assert magnitude.shape == (2, CFG.codec.n_fft // 2 + 1, n * CFG.patch * CFG.codec.downsample)
+
+
+def test_guidance_rows_mix_the_conditional_and_null_passes_and_one_row_skips_the_null_pass():
+    torch.manual_seed(0)
+    model = T2AModel(CFG, diffusion_head=False, energy_head=True).eval()
+    with torch.no_grad():
+        model.backbone.null_text.normal_()  # a null text unlike any caption, so the two passes differ
+    n, length = 6, CFG.backbone.text_tokens
+    text, mask = torch.randn(3, length, 384), (torch.rand(3, length) < 0.7).float()
+    tokens, known = torch.randn(3, n, CFG.token_dim), (torch.rand(3, n) < 0.5).float()
+    with torch.no_grad():
+        z_cond = model.backbone(text, mask, tokens, known)
+        z_null = model.backbone(*model.backbone.null_like(text), tokens, known)
+        guided = model.condition(text, mask, tokens, known, torch.tensor([3.0, -2.0]))
+        one_row = model.condition(text, mask, tokens, known, torch.tensor([1.0]))
+        two_rows_at_1 = model.condition(text, mask, tokens, known, torch.tensor([1.0, 0.0]))
+    assert not torch.allclose(z_cond, z_null, atol=1e-3)
+    torch.testing.assert_close(guided, 3.0 * z_cond - 2.0 * z_null, rtol=1e-5, atol=1e-5)
+    # (a batch of 3 rows and one of 6 round differently in the last digits)
+    torch.testing.assert_close(one_row, z_cond, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(two_rows_at_1, one_row, rtol=1e-5, atol=1e-5)
+    # The sampler asks for one row only where the null pass has weight 0, unless the step takes two.
+    from t2a_edge.core.masking import guidance_weights
+
+    assert guidance_weights(1.0).tolist() == [1.0]
+    assert guidance_weights(1.0, rows=(2,)).tolist() == [1.0, 0.0]
+    assert guidance_weights(2.5).tolist() == [2.5, -1.5]
 
 
 def test_patching_round_trips():
