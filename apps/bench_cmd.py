@@ -1,10 +1,12 @@
 """`t2a-edge bench`: time every backend x precision on this machine in one run.
 
-Each backend runs in a fresh subprocess (`python -m t2a_edge.apps.bench_cmd --worker SPEC`) so
+Each backend runs in its own subprocess (`python -m t2a_edge.apps.bench_cmd --worker SPEC`), so
 its peak RSS and its load time are its own; the ONNX Runtime and OpenVINO workers never import
-torch. The parent converts missing bundles first, computes the torch fp32 reference waveform,
-scores every worker's waveform against it, prints a table, writes JSON and a PNG, and records the
-fastest backend per precision for `--backend auto`.
+torch. The workers load one after another, then take turns: every timed round asks each worker for
+one generation in a rotating order while the others wait idle, so a shared host that drifts slows
+every backend alike and the ratios between them hold. The parent converts missing bundles first,
+computes the torch fp32 reference waveform, scores every worker's waveform against it, prints a
+table, writes JSON and a PNG, and records the fastest backend per precision for `--backend auto`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ BENCH_PROMPTS = ("a dog barks in the distance", "heavy rain on a tin roof", "a c
                  "birds chirping at dawn", "a door slams shut", "people talking in a cafe",
                  "thunder rumbles far away", "a phone rings twice")
 WORKER_TIMEOUT = 1800  # seconds per backend: a hung runtime must not hang the bench
+# Pause before each timed request: the runtime that just ran may keep its threads spinning for a
+# moment (OpenMP, ONNX Runtime), which would slow the next worker's run.
+SETTLE_S = 0.1
 
 
 # -- the worker (runs in its own process) ----------------------------------------------------------
@@ -56,8 +61,16 @@ def _stats(values: list[float]) -> dict:
             "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
 
 
-def run_worker(spec: dict) -> dict:
-    """Load one backend, time it, save its batch-1 waveform; returns the measurements."""
+PROTOCOL = "T2A-BENCH "  # prefix of the worker's answers on stdout (runtimes may print there too)
+
+
+def _answer(payload: dict) -> None:
+    print(PROTOCOL + json.dumps(payload), flush=True)
+
+
+def run_worker(spec: dict) -> None:
+    """Load one backend, time its load and first call, save its batch-1 waveform; then answer the
+    parent's requests on stdin (one JSON line each) until it says finish."""
     import numpy as np
 
     os.environ["T2A_EDGE_THREADS"] = str(spec["threads"])  # read by every bundle backend
@@ -76,44 +89,30 @@ def run_worker(spec: dict) -> dict:
     del tta2
     settings = {"seconds": spec["seconds"], "steps": spec["steps"], "cfg": spec["cfg"],
                 "temperature": spec["temperature"], "seed": spec["seed"]}
-    prompt = BENCH_PROMPTS[0]
     started = time.perf_counter()
-    first = tta.generate(prompt, **settings)
+    first = tta.generate(BENCH_PROMPTS[0], **settings)
     first_call = time.perf_counter() - started
     np.save(spec["wave_out"], first.samples)
-    totals, parts = [], {"text": [], "steps": [], "decode": []}
-    for _ in range(spec["runs"]):
-        clip = tta.generate(prompt, **settings)
-        timing = clip.info["timings"]
-        totals.append(timing["total"])
-        for key in parts:
-            parts[key].append(timing[key])
-    rss_batch1 = _peak_rss_mb()  # before any larger batch: the figure for one clip at a time
-    throughput = {}
-    for batch in spec["batches"]:
-        prompts = [BENCH_PROMPTS[i % len(BENCH_PROMPTS)] for i in range(batch)]
-        if batch == 1:
-            wall = totals
-        else:
-            tta.generate(prompts, **settings)  # warm-up at this batch size
-            wall = []
-            for _ in range(max(1, spec["runs"] // 2)):
-                t0 = time.perf_counter()
-                tta.generate(prompts, **settings)
-                wall.append(time.perf_counter() - t0)
-        median = float(np.median(wall))
-        throughput[str(batch)] = {"seconds_per_batch": median, "clips_per_second": batch / median,
-                                  "audio_seconds_per_second": batch * spec["seconds"] / median}
     k = min(spec["steps"], tta.backend.config.tokens_for(spec["seconds"]))  # step calls per generation
-    return {
-        "backend": tta.backend.name, "precision": tta.backend.precision, "why": tta.why,
-        "load_cold_s": cold, "load_warm_s": warm, "first_call_s": first_call,
-        "latency_s": _stats(totals), "components_s": {key: _stats(v) for key, v in parts.items()},
-        "step_call_ms": _stats([1e3 * s / k for s in parts["steps"]]),
-        "rtf": float(np.median(totals)) / spec["seconds"], "throughput": throughput,
-        "peak_rss_batch1_mb": rss_batch1, "peak_rss_mb": _peak_rss_mb(), "torch_imported": "torch" in sys.modules,
-        "bundle": getattr(tta.backend, "folder", None) and str(tta.backend.folder),
-    }
+    _answer({"backend": tta.backend.name, "precision": tta.backend.precision, "why": tta.why,
+             "load_cold_s": cold, "load_warm_s": warm, "first_call_s": first_call, "step_calls": k,
+             "bundle": getattr(tta.backend, "folder", None) and str(tta.backend.folder)})
+    rss_batch1 = None
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["op"] == "finish":
+            break
+        batch = request["batch"]
+        if batch > 1 and rss_batch1 is None:
+            rss_batch1 = _peak_rss_mb()  # before any larger batch: the figure for one clip at a time
+        prompts = [BENCH_PROMPTS[i % len(BENCH_PROMPTS)] for i in range(batch)]
+        t0 = time.perf_counter()
+        clips = tta.generate(prompts if batch > 1 else prompts[0], **settings)
+        wall = time.perf_counter() - t0
+        timings = (clips[0] if isinstance(clips, list) else clips).info["timings"]
+        _answer({"wall": wall, **{key: timings[key] for key in ("total", "text", "steps", "decode")}})
+    _answer({"peak_rss_batch1_mb": rss_batch1 if rss_batch1 is not None else _peak_rss_mb(),
+             "peak_rss_mb": _peak_rss_mb(), "torch_imported": "torch" in sys.modules})
 
 
 # -- the parent ------------------------------------------------------------------------------------
@@ -150,17 +149,86 @@ def _model_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.glob("weights-*.safetensors"))
 
 
-def _spawn(spec: dict) -> dict:
-    cmd = [sys.executable, "-m", "t2a_edge.apps.bench_cmd", "--worker", json.dumps(spec)]
-    try:
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {WORKER_TIMEOUT} s"}
-    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("{")]
-    if run.returncode != 0 or not lines:
-        tail = (run.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": tail[:300]}
-    return json.loads(lines[-1])
+class _Worker:
+    """One backend's subprocess: ask it for a measurement and read its one-line JSON answer."""
+
+    def __init__(self, spec: dict):
+        import queue
+        import threading
+
+        cmd = [sys.executable, "-m", "t2a_edge.apps.bench_cmd", "--worker", json.dumps(spec)]
+        self.stderr = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     text=True, bufsize=1)
+        self.answers = queue.Queue()
+
+        def read():  # a thread, so a hung runtime cannot hang the bench (the read has a timeout)
+            for line in self.proc.stdout:
+                if line.startswith(PROTOCOL):
+                    self.answers.put(json.loads(line[len(PROTOCOL):]))
+            self.answers.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+
+    def read(self) -> dict:
+        import queue
+
+        try:
+            answer = self.answers.get(timeout=WORKER_TIMEOUT)
+        except queue.Empty:
+            self.proc.kill()
+            return {"error": f"timed out after {WORKER_TIMEOUT} s"}
+        if answer is None:
+            self.proc.wait()
+            self.stderr.seek(0)
+            tail = (self.stderr.read().strip().splitlines() or ["no output"])[-1]
+            return {"error": tail[:300]}
+        return answer
+
+    def ask(self, request: dict) -> dict:
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+        except OSError:
+            pass  # the worker died: read() reports its last words
+        return self.read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.stderr.close()
+
+
+def _time_interleaved(workers: dict, runs: int, batches: list[int]) -> tuple[dict, list]:
+    """Timed rounds: each round asks every live worker for one generation, in a rotating order.
+
+    Returns (combo -> {batch: [answers]}, the order the requests ran in) and drops a worker that fails.
+    """
+    answers = {key: {b: [] for b in batches} for key in workers}
+    schedule = []
+    for batch in batches:
+        rounds = runs if batch == 1 else max(1, runs // 2)
+        if batch > 1:
+            for key in list(workers):  # warm-up at this batch size
+                _ask(workers, key, batch)
+        for r in range(rounds):
+            keys = list(workers)
+            for key in keys[r % len(keys):] + keys[:r % len(keys)] if keys else []:
+                answer = _ask(workers, key, batch)
+                if answer is not None:
+                    answers[key][batch].append(answer)
+                    schedule.append([key[0], key[1], batch, r])
+    return answers, schedule
+
+
+def _ask(workers: dict, key, batch: int):
+    time.sleep(SETTLE_S)
+    answer = workers[key].ask({"op": "run", "batch": batch})
+    if "error" in answer:
+        workers.pop(key).failed = answer["error"]
+        return None
+    return answer
 
 
 def _fmt(value, spec: str) -> str:
@@ -245,7 +313,8 @@ def _plot(rows: list[dict], path: Path, title: str) -> None:
               help="Threads for every backend [$T2A_EDGE_THREADS, else the CPUs this process may use].")
 @click.option("--no-record", is_flag=True, help="Do not record the fastest backend for --backend auto.")
 def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, plot_path, threads, no_record):
-    """Time every backend x precision on this machine (each in a fresh process) against torch fp32."""
+    """Time every backend x precision on this machine (each in its own process, in interleaved rounds)
+    against torch fp32."""
     import platform
 
     from t2a_edge.apps.convert_cmd import resolve_model
@@ -311,14 +380,36 @@ def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, p
         from t2a_edge.convert import quality
         import numpy as np
 
+        workers, ready = {}, {}
+        try:
+            for name, prec in combos:
+                click.echo(f"loading {name} {prec} in a fresh process ...", err=True)
+                spec = dict(settings, target=targets[name, prec], backend=name, precision=prec,
+                            wave_out=str(Path(tmp) / f"{name}-{prec}.npy"))
+                worker = _Worker(spec)
+                ready[name, prec] = worker.read()
+                if "error" in ready[name, prec]:
+                    worker.close()
+                else:
+                    workers[name, prec] = worker
+            live = dict(workers)
+            click.echo(f"timing {len(live)} backends in interleaved rounds ({runs} at batch 1) ...", err=True)
+            answers, schedule = _time_interleaved(live, runs, batches)
+            finals = {key: (w.ask({"op": "finish"}) if key in live else {"error": w.failed})
+                      for key, w in workers.items()}
+        finally:
+            for worker in workers.values():
+                worker.close()
         for name, prec in combos:
-            click.echo(f"timing {name} {prec} in a fresh process ...", err=True)
-            wave_out = str(Path(tmp) / f"{name}-{prec}.npy")
-            spec = dict(settings, target=targets[name, prec], backend=name, precision=prec, runs=runs,
-                        batches=batches, wave_out=wave_out)
-            row = {"backend": name, "precision": prec, **_spawn(spec)}
+            key = (name, prec)
+            row = {"backend": name, "precision": prec, **ready[key]}
+            if "error" not in row and "error" in finals[key]:
+                row = {"backend": name, "precision": prec, "error": finals[key]["error"]}
             if "error" not in row:
-                row["drift"] = quality.compare(np.load(wave_out), reference, config.codec.sample_rate)
+                row.update(finals[key])
+                row.update(_summarise(answers[key], batches, settings["seconds"], row.pop("step_calls")))
+                row["drift"] = quality.compare(np.load(Path(tmp) / f"{name}-{prec}.npy"), reference,
+                                               config.codec.sample_rate)
                 row["bundle_bytes"] = _bundle_bytes(row.get("bundle")) if name not in ("torch", "cuda") else None
                 row["model_bytes"] = _model_bytes(folder) if name in ("torch", "cuda") else None
             rows.append(row)
@@ -354,7 +445,8 @@ def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, p
         for note in notes:
             click.echo(note)
         click.echo(f"recorded for --backend auto: {path}")
-    result = {"settings": dict(settings, batches=batches, runs=runs), "model": str(model), "model_folder": str(folder),
+    result = {"settings": dict(settings, batches=batches, runs=runs), "schedule": schedule,
+              "model": str(model), "model_folder": str(folder),
               "random_weights": random_weights, "machine": {"platform": platform.platform(),
                                                             "machine": platform.machine(), "cpus": os.cpu_count(),
                                                             "load_average": list(os.getloadavg())
@@ -370,6 +462,23 @@ def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, p
 
         atomic_write_bytes(Path(plot_path), lambda t: _plot(rows, Path(t), title) or None)
         click.echo(f"wrote {plot_path}")
+
+
+def _summarise(answers: dict, batches: list[int], seconds: float, step_calls: int) -> dict:
+    """Latency statistics at batch 1 and throughput at every batch from one worker's answers."""
+    import numpy as np
+
+    ones = answers[1]
+    totals = [a["total"] for a in ones]
+    parts = {key: [a[key] for a in ones] for key in ("text", "steps", "decode")}
+    throughput = {}
+    for batch in batches:
+        median = float(np.median([a["wall"] for a in answers[batch]]))
+        throughput[str(batch)] = {"seconds_per_batch": median, "clips_per_second": batch / median,
+                                  "audio_seconds_per_second": batch * seconds / median}
+    return {"latency_s": _stats(totals), "components_s": {key: _stats(v) for key, v in parts.items()},
+            "step_call_ms": _stats([1e3 * s / step_calls for s in parts["steps"]]),
+            "rtf": float(np.median(totals)) / seconds, "throughput": throughput}
 
 
 def _reference_wave(folder: Path, settings: dict, out: Path):
@@ -403,7 +512,7 @@ if __name__ == "__main__":
         try:
             payload = json.loads(sys.argv[2])
             if sys.argv[1] == "--worker":
-                print(json.dumps(run_worker(payload)))
+                run_worker(payload)
             else:
                 _reference_main(payload)
         except T2AError as exc:

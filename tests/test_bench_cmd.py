@@ -1,4 +1,5 @@
-"""`t2a-edge bench`: every backend in its own process, a table, JSON, a PNG, and the record auto reads.
+"""`t2a-edge bench`: every backend in its own process, timed in interleaved rounds; a table, JSON, a PNG,
+and the record auto reads.
 
 No timing is asserted (the machine is shared); the test checks that everything is measured and
 reported, that the ONNX Runtime worker never imports torch, and that drift is measured against torch.
@@ -58,6 +59,12 @@ def test_bench_measures_reports_and_records(model_dir, tmp_path, capsys, monkeyp
     assert rows["onnx", "fp32"]["bundle_bytes"] > 0 and rows["torch", "fp32"]["model_bytes"] > 0
     assert rows["onnx", "fp32"]["drift"]["snr_db"] >= 30.0
     assert rows["torch", "fp32"]["drift"]["snr_db"] >= 60.0  # the reference against itself, another process
+    # Interleaved: every round at batch 1 times each backend once, the order rotating round to round,
+    # so a drifting machine slows them alike.
+    rounds = [[(b, p) for b, p, batch, r in result["schedule"] if batch == 1 and r == k] for k in range(2)]
+    assert sorted(rounds[0]) == sorted(rounds[1]) == [("onnx", "fp32"), ("torch", "fp32")]
+    assert rounds[1] == rounds[0][::-1]
+    assert sum(1 for entry in result["schedule"] if entry[2] == 2) == 2  # batch 2: runs // 2 rounds each
     if platform.system() != "Darwin":
         assert "macOS" in rows["coreml", "fp32"]["skipped"]
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
