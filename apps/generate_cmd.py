@@ -97,7 +97,9 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
     if spectrogram and Path(spectrogram).exists() and not force:
         raise T2AError(f"{spectrogram} already exists: pass --force to overwrite it")
     say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
-    from t2a_edge.runtimes.api import TextToAudio
+    from t2a_edge.runtimes.api import TextToAudio, check_settings
+
+    check_settings(seconds, steps, cfg, temperature)  # before a load that may convert a bundle
 
     started = time.perf_counter()
     tta = TextToAudio.load(model, backend=backend, precision=precision, device=device)

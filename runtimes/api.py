@@ -59,6 +59,18 @@ def resolve_model_dir(model: str | Path) -> Path:
     raise T2AError(f"{path} is not a t2a-edge model (no {MODEL_FILE} in it or in {path / 'model'})")
 
 
+def check_settings(seconds=None, steps=None, cfg=None, temperature=None) -> None:
+    """The checks that need no model (None: not given), so a CLI can refuse before loading one."""
+    if seconds is not None and (not (isinstance(seconds, (int, float)) and math.isfinite(seconds)) or seconds <= 0):
+        raise T2AError(f"seconds must be a positive number, got {seconds}")
+    if steps is not None and (int(steps) != steps or steps < 1):
+        raise T2AError(f"steps must be a whole number >= 1, got {steps}")
+    if cfg is not None and (not math.isfinite(cfg) or cfg < 0):
+        raise T2AError(f"cfg must be >= 0, got {cfg}")
+    if temperature is not None and (not math.isfinite(temperature) or temperature <= 0):
+        raise T2AError(f"temperature must be > 0, got {temperature}")
+
+
 class TextToAudio:
     """A loaded model on one backend, with measured generation defaults."""
 
@@ -95,17 +107,10 @@ class TextToAudio:
         for prompt in prompts:
             if not isinstance(prompt, str) or not prompt.strip():
                 raise T2AError("a prompt is empty: describe the sound, e.g. \"dog barking\"")
-        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds)) or seconds <= 0:
-            raise T2AError(f"seconds must be a positive number, got {seconds}")
+        check_settings(seconds, steps, cfg, temperature)
         if seconds < MIN_SECONDS or seconds > self.max_seconds + 1e-9:
             raise T2AError(f"seconds must be between {MIN_SECONDS} and {self.max_seconds:g} for this model, "
                            f"got {seconds:g}")
-        if int(steps) != steps or steps < 1:
-            raise T2AError(f"steps must be a whole number >= 1, got {steps}")
-        if not math.isfinite(cfg) or cfg < 0:
-            raise T2AError(f"cfg must be >= 0, got {cfg}")
-        if not math.isfinite(temperature) or temperature <= 0:
-            raise T2AError(f"temperature must be > 0, got {temperature}")
 
     def generate(self, prompt: str | list[str], seconds: float | None = None, seed: int = 0,
                  steps: int | None = None, cfg: float | None = None, temperature: float | None = None,
