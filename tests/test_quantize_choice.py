@@ -104,7 +104,8 @@ def test_calibration_runs_the_model_at_the_guidance_it_is_given(tiny_student):
 
 
 def test_onnx_dynamic_int8_keeps_the_steps_raw_input_projections_fp32(tmp_path):
-    """MiniLM states, tokens and the head's noise enter through fp32 matmuls; the rest is int8."""
+    """MiniLM states, tokens, the head's noise and the head's view of the backbone state enter through
+    fp32 matmuls; the rest is int8."""
     pytest.importorskip("onnxruntime")
     import onnx
 
@@ -125,4 +126,5 @@ def test_onnx_dynamic_int8_keeps_the_steps_raw_input_projections_fp32(tmp_path):
                     if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) == 2}
     assert input_projection_shapes(config) <= fp32_weights
     assert (config.head.noise_dim, config.head.width) in input_projection_shapes(config)
+    assert (config.backbone.width, config.head.width) in input_projection_shapes(config)
     assert any(n.op_type == "MatMulInteger" for n in graph.node)
