@@ -25,9 +25,10 @@ from t2a_edge.core.bundle import EDGE_BACKENDS, PRECISIONS, is_bundle, read_mani
 from t2a_edge.core.errors import T2AError
 
 BACKENDS = ("auto", "torch", "cuda") + EDGE_BACKENDS
-# When nothing was measured here. OpenVINO first: on the x86 CPU this was built on, `t2a-edge
-# bench` measured it fastest at fp32 and int8 (10 s, default model, fp32: OpenVINO 61 ms,
-# ExecuTorch 96, torch 128, ONNX Runtime 142; see the README).
+# When nothing was measured here. OpenVINO first: on an x86 CPU with bf16 `t2a-edge bench` measured
+# it fastest at fp32 and int8 (10 s, fp32: OpenVINO 61 ms, ExecuTorch 96, torch 128, ONNX Runtime
+# 142); on an AVX2-only one ONNX Runtime led by less than that host's noise at fp32 (171 vs 180 ms)
+# and by 1.2x at int8 (see the README).
 DEFAULT_ORDER = ("openvino", "onnx", "executorch", "torch")
 RUNTIME_PACKAGES = {"torch": "torch", "cuda": "torch", "onnx": "onnxruntime", "openvino": "openvino",
                     "coreml": "coremltools", "executorch": "executorch"}
