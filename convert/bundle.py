@@ -148,7 +148,7 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     """
     import torch
 
-    from t2a_edge.convert.export import (ATTENTION_AS_MATMULS, BACKEND_GUIDANCE_ROWS, BACKEND_MAX_BATCH, components,
+    from t2a_edge.convert.export import (ATTENTION_AS_MATMULS, BACKEND_MAX_BATCH, DYNAMIC_GUIDANCE, components,
                                          export_program, parity_inputs)
     from t2a_edge.convert.quantize import HELDOUT_PROMPTS, calibration_sets
     from t2a_edge.core.text import TextEncoder
@@ -169,10 +169,10 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
     lowerings = sorted({"fp16" if p == "fp16" else "fp32" for p in precisions})
     per_backend = 3 * (2 * len(lowerings) + ("int8" in precisions)) + (len(precisions) if check_end_to_end else 0)
 
-    def mode(backend: str) -> tuple[int, bool, tuple]:  # backends with equal modes share their programs
-        return BACKEND_MAX_BATCH[backend], ATTENTION_AS_MATMULS[backend], BACKEND_GUIDANCE_ROWS[backend]
+    def mode(backend: str) -> tuple:  # backends with equal modes share their programs
+        return BACKEND_MAX_BATCH[backend], ATTENTION_AS_MATMULS[backend], None if DYNAMIC_GUIDANCE[backend] else 2
 
-    modes = sorted({mode(b) for b in backends})
+    modes = sorted({mode(b) for b in backends}, key=repr)
     step = _Progress(progress, 3 * len(modes) + len(backends) * per_backend)
     torch.manual_seed(0)
     programs = {}
@@ -295,7 +295,7 @@ def _lower_backend(backend, precisions, lowerings, parts, programs, checks, cali
     Returns {component: {"fp32": entry, "fp16": entry, "int8": entry}} where an entry holds the
     files (relative to `work`), the method and the measurements.
     """
-    from t2a_edge.convert.export import BACKEND_GUIDANCE_ROWS
+    from t2a_edge.convert.export import GUIDANCE_ROWS
 
     exporter = importlib.import_module(EXPORTERS[backend])
     runnable = can_run_here(backend)
@@ -304,7 +304,7 @@ def _lower_backend(backend, precisions, lowerings, parts, programs, checks, cali
     for part in parts:
         spec = {"inputs": list(part.inputs), "outputs": list(part.outputs), "max_batch": max_batch}
         if "guidance" in part.inputs:
-            spec["guidance_rows"] = list(BACKEND_GUIDANCE_ROWS[backend])
+            spec["guidance_rows"] = list(GUIDANCE_ROWS)
         if backend == "coreml":
             spec["int32_inputs"] = exporter.int32_inputs(part)
         result[part.name] = {}

@@ -9,7 +9,7 @@ Every backend starts from the same `torch.export` programs built here:
   the waveform comes from core.phase (numpy), the same for every backend
 
 B (up to MAX_BATCH) and N (up to the model's max tokens) are dynamic; L is the model's fixed
-caption length; G is dynamic (1 or 2) where the runtime allows (BACKEND_GUIDANCE_ROWS). temperature
+caption length; G is dynamic (1 or 2) where the runtime allows (DYNAMIC_GUIDANCE). temperature
 is a (1,) float32 tensor.
 """
 
@@ -35,8 +35,10 @@ MAX_BATCH = 8  # largest batch one component call takes; the runtimes split bigg
 # XNNPACK reshapes take one dynamic dimension, so ExecuTorch programs fix batch 1 (N stays dynamic).
 BACKEND_MAX_BATCH = {"onnx": MAX_BATCH, "openvino": MAX_BATCH, "coreml": MAX_BATCH, "executorch": 1}
 # Backbone row counts the step takes: one row (cfg 1) or two. ExecuTorch's would be a second
-# dynamic dimension in the backbone's reshapes, so its step always runs two rows ([1, 0] at cfg 1).
-BACKEND_GUIDANCE_ROWS = {"onnx": (1, 2), "openvino": (1, 2), "coreml": (1, 2), "executorch": (2,)}
+# dynamic dimension in the backbone's reshapes, so its programs fix the rows: its step file holds
+# one method per row count (executorch_export.STEP_METHODS), sharing their weights.
+GUIDANCE_ROWS = (1, 2)
+DYNAMIC_GUIDANCE = {"onnx": True, "openvino": True, "coreml": True, "executorch": False}
 # Attention written out as matmul, add and softmax where the runtime runs SDPA's decomposition
 # outside its delegate: ExecuTorch's step (10 s, 1 thread) went from 82 to 46 ms in fp32 and from
 # 61 to 23 ms in dynamic int8, its mask handling (expand, where, any) having run in portable kernels.
@@ -231,13 +233,14 @@ def export_friendly(explicit_attention: bool = False):
 
 
 def dynamic_shapes(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH,
-                   guidance_rows: tuple[int, ...] = (1, 2)):
-    """torch.export Dim specs for the component's inputs (batch, token count and guidance rows dynamic)."""
+                   guidance_rows: int | None = None):
+    """torch.export Dim specs for the component's inputs: batch and token count dynamic, guidance rows
+    dynamic (1 or 2) when `guidance_rows` is None, else fixed at the example's."""
     from torch.export import Dim
 
     dims = {"batch": Dim("batch", min=1, max=max_batch) if max_batch > 1 else None,  # None: static batch 1
             "tokens": Dim("tokens", min=1, max=config.max_tokens),
-            "guidance": Dim("guidance", min=1, max=2) if len(guidance_rows) > 1 else None}  # None: static 2
+            "guidance": Dim("guidance", min=1, max=2) if guidance_rows is None else None}
     specs = []
     for name in component.inputs:
         axes = {axis: dims[kind] for axis, kind in component.dynamic.get(name, {}).items() if dims[kind] is not None}
@@ -245,10 +248,11 @@ def dynamic_shapes(component: Component, config: ModelConfig, max_batch: int = M
     return tuple(specs)
 
 
-def example_for_export(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH) -> dict:
+def example_for_export(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH,
+                       guidance_rows: int = 2) -> dict:
     """Inputs to trace with: batch 2 when batch is dynamic (a size-1 example would be specialised)."""
     return component.example(config, EXAMPLE_BATCH if max_batch > 1 else 1,
-                             min(config.max_tokens, max(2, config.max_tokens // 2)))
+                             min(config.max_tokens, max(2, config.max_tokens // 2)), guidance_rows=guidance_rows)
 
 
 def to_torch(inputs: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
@@ -256,11 +260,11 @@ def to_torch(inputs: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
 
 
 def export_program(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH,
-                   explicit_attention: bool = False, guidance_rows: tuple[int, ...] = (1, 2)):
-    """torch.export the component with dynamic batch, token count and (where allowed) guidance rows."""
+                   explicit_attention: bool = False, guidance_rows: int | None = None):
+    """torch.export the component with dynamic batch and token count; guidance rows dynamic (None) or fixed."""
     from torch.export import export
 
-    example = example_for_export(component, config, max_batch)
+    example = example_for_export(component, config, max_batch, guidance_rows or 2)
     with export_friendly(explicit_attention), torch.no_grad():
         try:
             shapes = dynamic_shapes(component, config, max_batch, guidance_rows)

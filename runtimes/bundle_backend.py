@@ -84,7 +84,8 @@ class BundleBackend:
         return np.concatenate(parts)
 
     def _fit_guidance(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """A one-row guidance [w] becomes [w, 0] for a step with fixed two rows (the same output)."""
+        """A one-row guidance [w] becomes [w, 0] for a step with fixed two rows (the same output):
+        ExecuTorch bundles of converter 14 and older."""
         rows = self.manifest["components"]["step"].get("guidance_rows", [1, 2])
         guidance = inputs["guidance"]
         if len(guidance) in rows:

@@ -66,8 +66,13 @@ def _set_xnnpack_threads(threads: int) -> None:
             portable_lib._unsafe_reset_threadpool(threads)
 
 
+# The step program's methods by backbone rows (cfg 1 runs one row): XNNPACK takes one dynamic
+# dimension, the token count, so each row count is its own method; they share the weights in the file.
+STEP_METHODS = {2: "forward", 1: "forward_one_row"}
+
+
 class ExecuTorchBackend(BundleBackend):
-    """Each component is a loaded `forward` method of an ExecuTorch program."""
+    """Each component is the loaded methods of an ExecuTorch program (`forward`; the step also one per row count)."""
 
     name = "executorch"
 
@@ -84,15 +89,20 @@ class ExecuTorchBackend(BundleBackend):
         try:
             with native_stderr_silenced():
                 program = Runtime.get().load_program(str(path))
-                method = program.load_method("forward")
+                methods = {name: program.load_method(name) for name in sorted(program.method_names)}
         except Exception as exc:  # a missing operator or a bad file shows up here
             raise T2AError(f"ExecuTorch cannot load {path}: {str(exc).strip().splitlines()[0]}") from None
-        return program, method, tuple(self.manifest["components"][component]["inputs"])
+        if "forward" not in methods:
+            raise T2AError(f"ExecuTorch program {path} has no forward method")
+        return program, methods, tuple(self.manifest["components"][component]["inputs"])
 
     def _run(self, component: str, session, inputs: dict[str, np.ndarray]) -> np.ndarray:
         import torch
 
-        _, method, names = session
+        _, methods, names = session
+        method = methods["forward"]
+        if "guidance" in inputs:  # the step: the method of its row count (converter 15 on; older: two rows)
+            method = methods.get(STEP_METHODS[len(inputs["guidance"])], method)
         try:
             out = method.execute([torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in names])
         except RuntimeError as exc:

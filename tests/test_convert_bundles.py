@@ -97,9 +97,8 @@ def test_fp32_components_match_torch(converted, backend):
             inputs = sample_inputs(name, config, batch, tokens, seed=40 + batch, guidance_rows=rows)
             out = runtime.run_component(name, inputs)
             assert relative_error(out, reference(part, inputs)) <= FP32_TOLERANCE, (backend, name, batch, tokens, rows)
-    # One guidance row (cfg 1) where the runtime takes it; ExecuTorch's step always runs two.
-    rows = manifest["components"]["step"]["guidance_rows"]
-    assert rows == ([2] if backend == "executorch" else [1, 2])
+    # Every backend's step takes one guidance row (cfg 1) as well as two.
+    assert manifest["components"]["step"]["guidance_rows"] == [1, 2]
 
 
 @pytest.mark.parametrize("backend", RUNNABLE)
@@ -156,19 +155,33 @@ def test_int8_bundle_choices_and_quality(converted, backend):
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_every_executorch_program_loads_and_runs(converted, precision):
-    """A missing operator only shows when a method loads: load each .pte and run it at two lengths."""
+    """A missing operator only shows when a method loads: load every method of each .pte and run it
+    at two lengths; the step's one-row method (cfg 1) matches torch and shares the two-row weights."""
     from executorch.runtime import Runtime
+
+    from t2a_edge.runtimes.executorch_backend import STEP_METHODS
 
     folder = converted["folders"]["executorch", precision]
     manifest = read_manifest(folder)
     config = converted["model"].cfg
+    parts = {p.name: p for p in components(converted["model"], converted["text_encoder"])}
     for name, comp in manifest["components"].items():
         program = Runtime.get().load_program(str(folder / comp["file"]))
-        method = program.load_method("forward")
-        for tokens in (1, config.max_tokens):
-            inputs = sample_inputs(name, config, 1, tokens, seed=7)
-            out = method.execute([torch.from_numpy(inputs[k]) for k in comp["inputs"]])[0]
-            assert torch.isfinite(out).all(), (name, tokens)
+        rows_of = {method: rows for rows, method in STEP_METHODS.items()} if name == "step" else {"forward": 2}
+        assert program.method_names == set(rows_of), name
+        for method_name, rows in rows_of.items():
+            method = program.load_method(method_name)
+            for tokens in (1, config.max_tokens):
+                inputs = sample_inputs(name, config, 1, tokens, seed=7, guidance_rows=rows)
+                out = method.execute([torch.from_numpy(inputs[k]) for k in comp["inputs"]])[0].numpy()
+                assert np.isfinite(out).all(), (name, method_name, tokens)
+                if precision == "fp32":
+                    assert relative_error(out, reference(parts[name], inputs)) <= FP32_TOLERANCE, (name, method_name)
+    # The two step methods share one copy of the weights: the file is about the size of one program.
+    step_bytes = (folder / manifest["components"]["step"]["file"]).stat().st_size
+    weight_bytes = sum(p.numel() * 4 for p in parts["step"].module.parameters())
+    if precision == "fp32":
+        assert step_bytes < 1.5 * weight_bytes, (step_bytes, weight_bytes)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
