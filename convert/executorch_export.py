@@ -10,7 +10,6 @@ import torch
 from t2a_edge.convert.export import (ATTENTION_AS_MATMULS, BACKEND_MAX_BATCH, Component, dynamic_shapes,
                                      example_for_export, export_friendly, to_torch)
 from t2a_edge.convert.onnx_export import quiet
-
 from t2a_edge.runtimes.executorch_backend import STEP_METHODS
 
 EXT = ".pte"

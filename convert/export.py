@@ -36,7 +36,7 @@ MAX_BATCH = 8  # largest batch one component call takes; the runtimes split bigg
 BACKEND_MAX_BATCH = {"onnx": MAX_BATCH, "openvino": MAX_BATCH, "coreml": MAX_BATCH, "executorch": 1}
 # Backbone row counts the step takes: one row (cfg 1) or two. ExecuTorch's would be a second
 # dynamic dimension in the backbone's reshapes, so its programs fix the rows: its step file holds
-# one method per row count (executorch_export.STEP_METHODS), sharing their weights.
+# one method per row count (runtimes/executorch_backend.STEP_METHODS), sharing their weights.
 GUIDANCE_ROWS = (1, 2)
 DYNAMIC_GUIDANCE = {"onnx": True, "openvino": True, "coreml": True, "executorch": False}
 # Attention written out as matmul, add and softmax where the runtime runs SDPA's decomposition
