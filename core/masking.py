@@ -70,8 +70,9 @@ def guidance_weights(scale: float, rows: tuple[int, ...] = (1, 2)) -> np.ndarray
     """The step's `guidance` input: weights of the conditional and unconditional backbone rows.
 
     At scale 1 the unconditional row has weight 0, so a step that accepts one row skips it (half the
-    backbone's work at the default cfg 1); otherwise, or where the runtime's step has a fixed two
-    rows (ExecuTorch), [scale, 1 - scale]: the two rows batched in one pass, mixed before the head.
+    backbone's work at the default cfg 1); otherwise, or where a step has a fixed two rows
+    (ExecuTorch bundles of converter 14), [scale, 1 - scale]: the two rows batched in one pass,
+    mixed before the head.
     """
     if scale == 1.0 and 1 in rows:
         return np.ones(1, np.float32)
