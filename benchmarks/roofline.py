@@ -35,9 +35,8 @@ def median_ms(call, runs: int) -> float:
     return float(np.median(times))
 
 
-def component_flops(seconds: float) -> dict[str, float]:
+def component_flops(model, seconds: float) -> dict[str, float]:
     """FLOPs (2 per multiply-add) of each component at one batch-1 generation of `seconds`."""
-    model = load_model(default_model_dir())
     tokens = model.cfg.tokens_for(seconds)
     flops = {}
     for component in components(model):
@@ -83,10 +82,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
-    flops = component_flops(args.seconds)
-    total = sum(flops.values())
-
     model = load_model(default_model_dir())
+    flops = component_flops(model, args.seconds)
+    total = sum(flops.values())
     frames = int(round(args.seconds * model.cfg.codec.sample_rate / model.cfg.codec.hop))
     magnitude = np.random.default_rng(0).random((1, model.cfg.codec.n_fft // 2 + 1, frames)).astype(np.float32) + 0.01
     griffin_lim = median_ms(lambda: synthesize(magnitude, model.cfg.codec), args.runs)
