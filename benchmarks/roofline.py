@@ -55,9 +55,10 @@ def torch_gemm_gflops(m: int, k: int, n: int, runs: int) -> float:
 
 def ort_gemm_gops(m: int, k: int, n: int, runs: int, integer: bool) -> float:
     """Throughput of one ONNX Runtime MatMulInteger (uint8 x int8) or fp32 MatMul of this shape."""
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
+
+    from t2a_edge.runtimes.onnx_backend import session_options
 
     rng = np.random.default_rng(0)
     if integer:
@@ -71,9 +72,8 @@ def ort_gemm_gops(m: int, k: int, n: int, runs: int, integer: bool) -> float:
     graph = helper.make_graph([node], "gemm", [helper.make_tensor_value_info("a", a_type, [m, k])],
                               [helper.make_tensor_value_info("y", y_type, [m, n])], [weight])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(model.SerializeToString(), session_options(torch.get_num_threads()),
+                                   providers=["CPUExecutionProvider"])
     return 2 * m * k * n / median_ms(lambda: session.run(None, {"a": a}), runs) / 1e6
 
 
