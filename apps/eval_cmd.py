@@ -206,10 +206,12 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, ba
 @click.option("--teacher", default=None, metavar="PATH", help="Teacher model, for teacher rows.")
 @click.option("--speed-batch", type=int, default=8, show_default=True,
               help="Also time each row with this many prompts per call (s/clip); 0 = skip.")
+@click.option("--codec-row", is_flag=True,
+              help="Also score --model's codec reconstructions of the real clips: the hit-rate ceiling, same run.")
 @generation_options
 @common_options
-def compare(configs, model, teacher, speed_batch, backend, seconds, seed, out, data, split, limit, json_path,
-            table_path, threads):
+def compare(configs, model, teacher, speed_batch, codec_row, backend, seconds, seed, out, data, split, limit,
+            json_path, table_path, threads):
     """The paper-style table: teacher and student rows, quality and speed from one run.
 
     CONFIGS are `teacher:K=64,S=100` or `student:K=8`, with optional cfg=, temp=, backend= and
@@ -246,6 +248,10 @@ def compare(configs, model, teacher, speed_batch, backend, seconds, seed, out, d
             prompted = [dataclasses.replace(item, caption=prompt) for item, prompt
                         in zip(session.items, generation.prompts_for(session.items, config.prompts))]
             rows.append(session.score_files(config.label, prompted, files, **timing))
+        if codec_row:
+            codec = generation.load_model(model, "torch")
+            rows.insert(0, reconstruction_row(session, "codec reconstruction (ceiling)", codec.codec_roundtrip,
+                                              folder / "codec"))
     rows.insert(0, session.real_row())
     finish(rows, json_path, table_path, split=split, data=session.manifest, model=model, teacher=teacher or model,
            backend=backend, seconds=seconds, seed=seed, speed_batch=speed_batch)

@@ -222,9 +222,11 @@ def test_compare_and_codec_tables(fake_cli, tmp_path, capsys):
         main(["eval", "compare", "teacher:K=4,S=3", "--data", str(manifest)])
     assert "needs a teacher model" in capsys.readouterr().err
     main(["eval", "compare", "teacher:K=4,S=3", "student:K=1", "--teacher", "teacher-run", "--data", str(manifest),
-          "--seconds", "1.5", "--json", str(tmp_path / "c.json")])
+          "--seconds", "1.5", "--codec-row", "--json", str(tmp_path / "c.json")])
     rows = json.loads((tmp_path / "c.json").read_text())["rows"]
-    assert [r["system"] for r in rows[1:]] == ["teacher:K=4,S=3", "student:K=1"]
+    assert [r["system"] for r in rows[1:]] == ["codec reconstruction (ceiling)", "teacher:K=4,S=3", "student:K=1"]
+    # the ceiling row scores the student model's codec on the same clips, in the same run
+    assert rows[1]["clips"] == rows[0]["clips"] and rows[1]["hit_rate"] > 0.5 and rows[1]["embedding_cosine"] > 0.9
     assert {kw["teacher_steps"] for _, _, kw in fake_cli["teacher"].calls} == {3}
     assert {kw["steps"] for _, _, kw in fake_cli["student"].calls} == {1}
     main(["eval", "codec", "--data", str(manifest), "--json", str(tmp_path / "k.json")])
