@@ -348,6 +348,39 @@ def _finish_reconstructions(rows, json_path, table_path, **meta) -> None:
     finish(rows, json_path, table_path, [recon_table], **meta)
 
 
+@eval_group.command("heldout")
+@click.option("--model", default="default", show_default=True, metavar="PATH|default",
+              help="Teacher or student model (or its run folder).")
+@data_option
+@click.option("--split", default="test", show_default=True, help="Manifest split the clips come from.")
+@click.option("--batches", type=int, default=40, show_default=True, help="Fixed batches of 16 clips to average.")
+@click.option("--full-mask-share", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+              help="Share of examples with every token hidden (1: the one-step state).")
+@click.option("--json", "json_path", default=None, metavar="FILE", help="Write the figures as JSON ('-' for stdout).")
+def heldout(model, data, split, batches, full_mask_share, json_path):
+    """The model's own training loss on clips it never saw: own caption, another clip's, none.
+
+    A training loss that falls while this one rises is over-fitting; `caption gain` is how much
+    lower the loss is with the clip's caption than with the null text.
+    """
+    from t2a_edge.apps.evaluation import report
+    from t2a_edge.core.paths import corpus_dir
+    from t2a_edge.runtimes.api import resolve_model_dir
+    from t2a_edge.train.heldout import heldout_loss
+
+    check_inputs(json_path=json_path)
+    if batches < 1:
+        raise T2AError("--batches must be at least 1")
+    result = heldout_loss(resolve_model_dir(model), str(data or corpus_dir()), split, batches,
+                          full_mask_share=full_mask_share)
+    result["model"] = str(model)
+    text = (f"| model | {result['loss']} loss, own caption | another clip's caption | null text | caption gain |\n"
+            f"|---|---:|---:|---:|---:|\n| {model} ({result['kind']}, {result['clips']} {split} clips) | "
+            f"{result['own']:.4f} | {result['other']:.4f} | {result['null']:.4f} | {100 * result['caption_gain']:.1f}% |\n")
+    click.echo(text)
+    report.write_outputs(result, text, json_path, None)
+
+
 @eval_group.command("real")
 @common_options
 def real(data, split, limit, json_path, table_path, threads):

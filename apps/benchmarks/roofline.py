@@ -1,6 +1,6 @@
 """Benchmark: how fast one generation could possibly run on this CPU (work per component against GEMM peaks).
 
-    python benchmarks/roofline.py [--seconds 10] [--runs 9]
+    python -m t2a_edge.apps.benchmarks.roofline [--seconds 10] [--runs 9]
 
 Counts the floating-point work of each component of the default model at one generation (batch 1,
 K = 1, cfg 1) with torch's FlopCounterMode, measures this machine's matrix-product peak in fp32

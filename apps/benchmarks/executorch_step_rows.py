@@ -1,6 +1,6 @@
 """Benchmark: the ExecuTorch step's two methods (two backbone rows, one row) at 10 s, in one process.
 
-    python benchmarks/executorch_step_rows.py [--precision fp32|int8] [--runs 9]
+    python -m t2a_edge.apps.benchmarks.executorch_step_rows [--precision fp32|int8] [--runs 9]
 
 Converts the default model's ExecuTorch bundle first if it is not cached. At cfg 1 the two-row
 method gets guidance [1, 0] (what converter 14 ran) and the one-row method [1]: the same output.

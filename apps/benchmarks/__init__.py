@@ -1,0 +1,1 @@
+"""Stand-alone benchmark scripts: `python -m t2a_edge.apps.benchmarks.<name>`."""
