@@ -249,7 +249,8 @@ def compare(configs, model, teacher, speed_batch, codec_row, backend, seconds, s
                         in zip(session.items, generation.prompts_for(session.items, config.prompts))]
             rows.append(session.score_files(config.label, prompted, files, **timing))
         if codec_row:
-            codec = generation.load_model(model, "torch")
+            # The student rows' torch model when there is one: its codec is the one to score.
+            codec = models.get((model, "torch")) or generation.load_model(model, "torch")
             rows.insert(0, reconstruction_row(session, "codec reconstruction (ceiling)", codec.codec_roundtrip,
                                               folder / "codec"))
     rows.insert(0, session.real_row())
