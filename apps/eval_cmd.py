@@ -1,4 +1,4 @@
-"""`t2a-edge eval`: score generated audio with the YAMNet judge; `compare`, `codec`, `real`."""
+"""`t2a-edge eval`: score generated audio with the YAMNet judge; `compare`, `codec`, `coherence`, `real`."""
 
 from __future__ import annotations
 
@@ -278,6 +278,60 @@ def codec(model, out, data, split, limit, json_path, table_path, threads):
     session = Session(data, split, limit, threads)
     rows = [session.real_row(), reconstruction_row(session, "codec reconstruction", tta.codec_roundtrip, out)]
     _finish_reconstructions(rows, json_path, table_path, split=split, data=session.manifest, model=model)
+
+
+@eval_group.command("coherence")
+@click.option("--model", default="default", show_default=True, metavar="PATH|default",
+              help="Model whose codec encodes and decodes the tokens.")
+@click.option("--pool", "pool_split", default="train", show_default=True,
+              help="Manifest split whose clips supply the tokens.")
+@click.option("--seconds", type=float, default=None, help="Length of each arranged clip [default: the model's].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base seed; each clip's also depends on its id.")
+@click.option("--out", default=None, metavar="DIR", help="Keep the arranged clips here as <row>/<id>.wav.")
+@common_options
+def coherence(model, pool_split, seconds, seed, out, data, split, limit, json_path, table_path, threads):
+    """Real training tokens arranged three ways: whole clips, shuffled in time, mixed across a category.
+
+    Each test clip gets tokens of training clips of its category, decoded by the model's codec. The
+    "mixed" row is the most a sampler that draws every token on its own (a student at K = 1) can
+    reach however well it learns each token; "clip" is what a coherent clip of the category scores.
+    """
+    from t2a_edge.apps.evaluation import coherence as arrangements
+    from t2a_edge.apps.evaluation import generation
+    from t2a_edge.core.audio import load_audio, save_audio
+    from t2a_edge.core.phase import synthesize
+    from t2a_edge.train.manifest import read_manifest
+
+    check_inputs(seconds, json_path, table_path)
+    tta = generation.load_model(model, "torch")
+    backend = tta.backend
+    if not hasattr(backend, "encode_tokens"):
+        raise T2AError(f"eval coherence needs a model folder on the torch backend, not {backend.name}")
+    session = Session(data, split, limit, threads)
+    pool_clips = read_manifest(session.manifest, pool_split)
+    n = backend.config.tokens_for(seconds or tta.defaults["seconds"])
+    pools = arrangements.category_pools(lambda clip: backend.encode_tokens(load_audio(clip.audio)), pool_clips)
+    items = [item for item in session.items if item.category in pools]
+    if not items:
+        raise T2AError(f"no {split} clip has a category with clips in split '{pool_split}'")
+    if len(items) < len(session.items):
+        click.echo(f"warning: {len(session.items) - len(items)} {split} clip(s) left out: no '{pool_split}' clip "
+                   "of their category", err=True)
+    arranged = {item.id: arrangements.arrange(pools[item.category], n, seed, item.id) for item in items}
+    rows = []
+    with output_folder(out) as folder:
+        rows.append(reconstruction_row(session, "codec reconstruction (ceiling)", tta.codec_roundtrip,
+                                       folder / "codec"))
+        for key, label in arrangements.ARRANGEMENTS.items():
+            files = []
+            (folder / key).mkdir(parents=True, exist_ok=True)
+            for item in items:
+                wave = synthesize(backend.decode(arranged[item.id][key][None]), backend.config.codec)[0]
+                files.append(save_audio(folder / key / f"{item.id}.wav", wave, overwrite=True))
+            rows.append(session.score_files(label, items, files))
+    rows.insert(0, session.real_row())
+    finish(rows, json_path, table_path, split=split, pool=pool_split, data=session.manifest, model=model,
+           seconds=n * backend.config.token_samples / backend.config.codec.sample_rate, seed=seed)
 
 
 @eval_group.command("phase")

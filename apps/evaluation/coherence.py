@@ -1,0 +1,45 @@
+"""Real training tokens arranged three ways: how much of the hit-rate needs tokens that belong together.
+
+For each test clip, latent tokens of training clips of its category go through the model's decoder:
+- "clip": one training clip, whole (tiled to the length): what a generator reproducing a coherent clip gets;
+- "shuffled": that same clip's tokens in a random order: the right content without its order in time;
+- "mixed": every position takes a token of a random clip of the category: the best that a sampler
+  drawing each token on its own from the caption's true token distribution can reach. A student at
+  K = 1 is such a sampler: every token is hidden, so each position is drawn by the head alone.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+ARRANGEMENTS = {
+    "clip": "a training clip of the category",
+    "shuffled": "that training clip, tokens shuffled in time",
+    "mixed": "tokens mixed across the category",
+}
+
+
+def category_pools(encode, clips) -> dict[str, list[np.ndarray]]:
+    """Category -> the (N_i, token_dim) tokens of each of its clips; `encode` maps a clip to its tokens."""
+    pools: dict[str, list[np.ndarray]] = {}
+    for clip in clips:
+        pools.setdefault(clip.category, []).append(encode(clip))
+    return pools
+
+
+def tiled(tokens: np.ndarray, n: int) -> np.ndarray:
+    """The first n tokens of the clip repeated end to end (short clips loop, as a generator's would not stop)."""
+    return np.concatenate([tokens] * -(-n // len(tokens)))[:n]
+
+
+def arrange(pool: list[np.ndarray], n: int, seed: int, item_id: str) -> dict[str, np.ndarray]:
+    """The three (n, token_dim) arrangements for one test clip; fixed by (seed, item id), whatever the order."""
+    rng = np.random.default_rng([seed, zlib.crc32(item_id.encode())])
+    clip = tiled(pool[int(rng.integers(len(pool)))], n)
+    lengths = np.array([len(tokens) for tokens in pool])
+    sources = rng.integers(len(pool), size=n)
+    positions = (rng.random(n) * lengths[sources]).astype(int)
+    mixed = np.stack([pool[s][p] for s, p in zip(sources, positions)])
+    return {"clip": clip, "shuffled": clip[rng.permutation(n)], "mixed": mixed}
