@@ -7,18 +7,31 @@ import math
 import numpy as np
 
 
-def training_mask(batch: int, n: int, generator, full_share: float = 0.0):
-    """(B, N) float mask, 1 = masked: a ratio ~ truncnorm(1.0, 0.25, [0.7, 1.0]) per example (MAR),
-    then 1.0 (every token hidden, as at a one-step generation) for a `full_share` of the examples."""
+MASK_SCHEDULES = ("mar", "cosine")
+
+
+def training_mask(batch: int, n: int, generator, full_share: float = 0.0, schedule: str = "mar"):
+    """(B, N) float mask, 1 = masked: a ratio per example, then 1.0 (every token hidden, as at a
+    one-step generation) for a `full_share` of the examples.
+
+    "mar": ratio ~ truncnorm(1.0, 0.25, [0.7, 1.0]) (MAR). "cosine": ratio = cos(pi/2 u), u ~ U[0, 1),
+    the hidden share at a uniformly drawn step of the cosine generation schedule: with K > 1 most
+    tokens are revealed while less than 70% are hidden, a state MAR's ratio never trains.
+    """
     import torch  # the generation path imports this module without torch
 
-    ratios = torch.empty(batch)
-    for i in range(batch):  # rejection sampling keeps the draw exact and generator-driven
-        while True:
-            r = 1.0 + 0.25 * torch.randn((), generator=generator).item()
-            if 0.7 <= r <= 1.0:
-                ratios[i] = r
-                break
+    if schedule not in MASK_SCHEDULES:
+        raise ValueError(f"mask schedule must be one of {MASK_SCHEDULES}, not {schedule!r}")
+    if schedule == "cosine":
+        ratios = torch.cos(math.pi / 2 * torch.rand(batch, generator=generator))
+    else:
+        ratios = torch.empty(batch)
+        for i in range(batch):  # rejection sampling keeps the draw exact and generator-driven
+            while True:
+                r = 1.0 + 0.25 * torch.randn((), generator=generator).item()
+                if 0.7 <= r <= 1.0:
+                    ratios[i] = r
+                    break
     if full_share > 0:  # drawn only when asked for, so earlier runs resume on the same stream
         ratios[torch.rand(batch, generator=generator) < full_share] = 1.0
     counts = torch.ceil(ratios * n).clamp(1, n).long()

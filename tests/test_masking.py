@@ -63,3 +63,14 @@ def test_full_mask_share_hides_every_token_of_that_share_and_leaves_the_default_
     assert abs(share - (0.5 + 0.5 * full)) < 0.1 and share > full + 0.25  # half forced, the rest as before
     assert (mixed.sum(1) >= 28).all()  # the others keep MAR's ratio
     assert (training_mask(50, 40, torch.Generator().manual_seed(4), full_share=1.0) == 1).all()
+
+
+def test_cosine_schedule_trains_the_states_the_sampler_visits():
+    hidden = training_mask(2000, 100, torch.Generator().manual_seed(5), schedule="cosine").mean(1)
+    assert abs(hidden.mean().item() - 2 / math.pi) < 0.03  # E cos(pi/2 u) = 2/pi
+    assert (hidden < 0.3).float().mean().item() > 0.15  # mostly-visible states MAR's ratio never gives
+    assert (hidden >= 0.01).all()  # at least one token is always a target
+    mar = training_mask(2000, 100, torch.Generator().manual_seed(5)).mean(1)
+    assert (mar >= 0.7).all()
+    with pytest.raises(ValueError, match="mask schedule"):
+        training_mask(4, 10, torch.Generator(), schedule="uniform")

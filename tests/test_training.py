@@ -179,3 +179,19 @@ def test_teacher_takes_the_codec_of_any_model_and_the_student_only_a_teacher(syn
     with pytest.raises(T2AError, match="needs a teacher"):
         train(_settings(stage="student", steps=2, init=str(tiny_runs["codec"])), str(synthetic_corpus),
               tmp_path / "student-from-codec", show_progress=False)
+
+
+def test_mask_schedule_reaches_the_run_from_the_cli(synthetic_corpus, tmp_path, tiny_runs, capsys):
+    """`--mask-schedule cosine` is stored with the run (so --resume keeps it); an unknown one is refused."""
+    from t2a_edge.apps.cli import main
+
+    out = tmp_path / "cosine-student"
+    main(["train", "student", "--data", str(synthetic_corpus), "--out", str(out), "--init", str(tiny_runs["teacher"]),
+          "--preset", "tiny", "--steps", "2", "--batch", "2", "--checkpoint-every", "2", "--mask-schedule", "cosine",
+          "--quiet"])
+    assert log_records(out)[0]["settings"]["mask_schedule"] == "cosine"
+    assert json.loads((out / "model" / "model.json").read_text())["stage_settings"]["mask_schedule"] == "cosine"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "student", "--data", str(synthetic_corpus), "--out", str(tmp_path / "x"),
+              "--mask-schedule", "uniform"])
+    assert exit_info.value.code == 2 and "uniform" in capsys.readouterr().err

@@ -46,6 +46,9 @@ class Settings:
     # all of a 125-token clip in about 17% of examples). A one-step student only ever generates from
     # that state: all it has is the text.
     full_mask_share: float = 0.0
+    # Teacher/student: how many tokens an example hides (core.masking.training_mask): MAR's
+    # truncated normal on [0.7, 1], or the cosine schedule the sampler follows ("cosine").
+    mask_schedule: str = "mar"
     checkpoint_every: int = 500
     log_every: int = 10
 
@@ -195,7 +198,7 @@ def make_batch(settings: Settings, cfg: ModelConfig, data, rng: np.random.Genera
         return {"wave": wave, "eps": eps}
     batch = data.batch(rng, b)
     n = batch["tokens"].shape[1]
-    batch["mask"] = training_mask(b, n, gen, settings.full_mask_share)  # hidden from the backbone
+    batch["mask"] = training_mask(b, n, gen, settings.full_mask_share, settings.mask_schedule)  # hidden from the backbone
     # Scored: the hidden positions, less the padding unless the run trains on it.
     batch["loss_mask"] = batch["mask"] if settings.loss_on_padding else batch["mask"] * batch["valid"]
     batch["drop"] = torch.rand(b, generator=gen) < cfg.caption_dropout
