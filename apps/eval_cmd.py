@@ -293,8 +293,8 @@ def coherence(model, pool_split, seconds, seed, out, data, split, limit, json_pa
     """Real training tokens arranged three ways: whole clips, shuffled in time, mixed across a category.
 
     Each test clip gets tokens of training clips of its category, decoded by the model's codec. The
-    "mixed" row is the most a sampler that draws every token on its own (a student at K = 1) can
-    reach however well it learns each token; "clip" is what a coherent clip of the category scores.
+    "mixed" row is what a sampler that draws every token on its own (a student at K = 1) scores if
+    it learns each token's distribution exactly; the whole clip is what a coherent sound scores.
     """
     from t2a_edge.apps.evaluation import coherence as arrangements
     from t2a_edge.apps.evaluation import generation
