@@ -3,9 +3,9 @@
 For each test clip, latent tokens of training clips of its category go through the model's decoder:
 - "clip": one training clip, whole (tiled to the length): what a generator reproducing a coherent clip gets;
 - "shuffled": that same clip's tokens in a random order: the right content without its order in time;
-- "mixed": every position takes a token of a random clip of the category: the best that a sampler
-  drawing each token on its own from the caption's true token distribution can reach. A student at
-  K = 1 is such a sampler: every token is hidden, so each position is drawn by the head alone.
+- "mixed": every position takes a token of a random clip of the category: what a sampler drawing
+  each token on its own from the category's true token distribution scores. A student at K = 1
+  samples that way: every token is hidden, so each position is drawn by the head alone.
 """
 
 from __future__ import annotations
