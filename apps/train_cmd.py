@@ -37,6 +37,10 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--mask-schedule", type=click.Choice(MASK_SCHEDULES), default=None,
               help="Teacher/student: hidden share per example: MAR's truncated normal on [0.7, 1], or "
                    "cos(pi/2 u) as the sampler's schedule visits it [default: mar].")
+@click.option("--clip-noise", type=click.IntRange(min=0), default=None,
+              help="Student: energy-head noise channels drawn once per clip and shared by its tokens [default: 0].")
+@click.option("--clip-energy-weight", type=click.FloatRange(min=0), default=None,
+              help="Student: weight of the energy score of whole clips, beside the per-token one [default: 0].")
 @click.option("--until-step", type=click.IntRange(min=1), default=None,
               help="Stop (with a checkpoint) at this step; --resume continues the same schedule.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -44,7 +48,8 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
-          distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule, until_step, time_limit, device, quiet):
+          distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule, clip_noise,
+          clip_energy_weight, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings
@@ -52,7 +57,8 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
     given = {"steps": steps, "batch": batch, "lr": lr, "checkpoint_every": checkpoint_every,
              "log_every": log_every, "distill_weight": distill_weight, "head_lr_mult": head_lr_mult,
              "crop_seconds": crop_seconds, "kl_weight": kl_weight, "loss_on_padding": loss_on_padding,
-             "full_mask_share": full_mask_share, "mask_schedule": mask_schedule}
+             "full_mask_share": full_mask_share, "mask_schedule": mask_schedule,
+             "clip_noise": clip_noise, "clip_energy_weight": clip_energy_weight}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
     folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,

@@ -56,6 +56,9 @@ class HeadConfig:
     width: int = 384
     depth: int = 3
     noise_dim: int = 64  # energy head: eps ~ U[-0.5, 0.5]^noise_dim
+    # Energy head: the first clip_noise_dim noise channels are drawn once per clip and shared by all
+    # its positions and steps, so a clip's tokens can come from one source; 0: every channel per token.
+    clip_noise_dim: int = 0
     diffusion_steps: int = 1000  # teacher: training timesteps of the cosine schedule
     # Teacher: noise draws per token per training step. MAR uses 4; here the head costs as much as
     # the backbone per draw, so 2 buys ~1.4x more steps in the same CPU time.

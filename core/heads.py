@@ -97,20 +97,41 @@ class EnergyHead(nn.Module):
         return self.final(h, c, temperature)
 
 
+def _distance(v: torch.Tensor, alpha: float) -> torch.Tensor:
+    # The epsilon keeps the gradient of ||.|| finite at 0.
+    return (v.pow(2).sum(-1) + 1e-8).pow(alpha / 2)
+
+
 def energy_score_loss(x1: torch.Tensor, x2: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
                       alpha: float = 1.0, tau: float = 1.0) -> torch.Tensor:
     """||x1 - y||^a + ||x2 - y||^a - tau ||x1 - x2||^a, averaged over (weighted) positions.
 
     A strictly proper scoring rule for 0 < alpha < 2: minimised only by the data distribution.
     """
-    def norm(v):
-        # The epsilon keeps the gradient of ||.|| finite at 0.
-        return (v.pow(2).sum(-1) + 1e-8).pow(alpha / 2)
-
-    score = norm(x1 - target) + norm(x2 - target) - tau * norm(x1 - x2)
+    score = _distance(x1 - target, alpha) + _distance(x2 - target, alpha) - tau * _distance(x1 - x2, alpha)
     if weight is None:
         return score.mean()
     return (score * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def clip_energy_score_loss(x1: torch.Tensor, x2: torch.Tensor, target: torch.Tensor,
+                           weight: torch.Tensor | None = None, alpha: float = 1.0, tau: float = 1.0) -> torch.Tensor:
+    """The energy score of whole clips: one distance over all (weighted) positions of an example.
+
+    Per-position scores judge each token's distribution on its own, so tokens drawn from different
+    sources score as well as tokens of one sound; this one is proper for the clip's joint
+    distribution. Distances are root-mean-square per position, so both scores share a scale.
+    """
+    w = torch.ones_like(target[..., 0]) if weight is None else weight
+    share = (w / w.sum(1, keepdim=True).clamp_min(1.0))[..., None].sqrt()  # (B, N, 1)
+
+    def flat(v):  # (B, N, D) -> (B, N * D) whose norm is the RMS over weighted positions of ||v_i||
+        return (v * share).flatten(1)
+
+    score = (_distance(flat(x1 - target), alpha) + _distance(flat(x2 - target), alpha)
+             - tau * _distance(flat(x1 - x2), alpha))
+    counted = (w.sum(1) > 0).to(score.dtype)
+    return (score * counted).sum() / counted.sum().clamp_min(1.0)
 
 
 def diffusion_loss(predicted: torch.Tensor, noise: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -121,4 +142,4 @@ def diffusion_loss(predicted: torch.Tensor, noise: torch.Tensor, weight: torch.T
     return (err * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-__all__ = ["DiffusionHead", "EnergyHead", "energy_score_loss", "diffusion_loss", "F"]
+__all__ = ["DiffusionHead", "EnergyHead", "energy_score_loss", "clip_energy_score_loss", "diffusion_loss", "F"]

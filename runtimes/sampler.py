@@ -17,14 +17,17 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
 
     Each example i draws from its own stream np.random.default_rng([seed, i]), so a prompt gives the
     same audio alone or in a batch, and on every backend. The student draws noise U[-0.5, 0.5] for
-    every position and keeps the revealed ones; the teacher (torch only) samples just the revealed
-    tokens with `teacher_steps` diffusion steps.
+    every position (the head's clip noise channels once per clip) and keeps the revealed ones; the
+    teacher (torch only) samples just the revealed tokens with `teacher_steps` diffusion steps.
     """
     batch = text.shape[0]
     cfg_model = backend.config
     token_dim, noise_dim = cfg_model.token_dim, cfg_model.head.noise_dim
     rngs = [np.random.default_rng([seed, i]) for i in range(batch)]
     orders = np.concatenate([random_orders(rng, 1, n_tokens) for rng in rngs])
+    shared = cfg_model.head.clip_noise_dim if teacher_steps is None else 0
+    # A head with clip noise gets the same first channels at every position and step of a clip.
+    clip_noise = np.stack([rng.uniform(-0.5, 0.5, shared) for rng in rngs]).astype(np.float32) if shared else None
     tokens = np.zeros((batch, n_tokens, token_dim), np.float32)
     known = np.zeros((batch, n_tokens), np.float32)
     rows = np.arange(batch)[:, None]
@@ -33,6 +36,8 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
         targets = orders[:, revealed:revealed + count]  # (B, count) positions revealed now
         if teacher_steps is None:
             noise = np.stack([rng.uniform(-0.5, 0.5, (n_tokens, noise_dim)) for rng in rngs]).astype(np.float32)
+            if shared:
+                noise[..., :shared] = clip_noise[:, None]
             predicted = backend.step(text, text_mask, tokens, known, noise, scale, temperature)[rows, targets]
         else:
             noise = np.stack([rng.standard_normal((teacher_steps + 1, count, token_dim)) for rng in rngs], axis=1)

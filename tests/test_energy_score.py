@@ -59,3 +59,43 @@ def test_energy_loss_weights_only_masked_positions():
     weight = torch.tensor([[0.0, 1.0, 1.0, 1.0]])
     assert energy_score_loss(x, x, y, weight).item() < 1e-3
     assert energy_score_loss(x, x, y).item() > 1.0
+
+
+def _clip_scores(shared: bool, draws: int = 4000, n: int = 16, seed: int = 2):
+    """Mean per-token and whole-clip energy scores of a model whose clips are all +1 or all -1 tokens.
+
+    The data: each clip is one source, every token +1 or every token -1. The model's tokens have the
+    same marginal (+1 or -1 with equal odds), drawn once per clip if `shared`, else per token.
+    """
+    from t2a_edge.core.heads import clip_energy_score_loss
+
+    gen = torch.Generator().manual_seed(seed)
+
+    def signs(per_clip):
+        shape = (draws, 1, 1) if per_clip else (draws, n, 1)
+        return (torch.randint(0, 2, shape, generator=gen) * 2.0 - 1.0).expand(draws, n, 1)
+
+    y, x1, x2 = signs(True), signs(shared), signs(shared)
+    return energy_score_loss(x1, x2, y).item(), clip_energy_score_loss(x1, x2, y).item()
+
+
+def test_clip_energy_score_tells_one_source_from_mixed_tokens():
+    # The per-token score sees only marginals, so it cannot prefer the coherent model; the clip score does.
+    token_shared, clip_shared = _clip_scores(shared=True)
+    token_mixed, clip_mixed = _clip_scores(shared=False)
+    assert abs(token_shared - token_mixed) < 0.05
+    assert clip_shared < clip_mixed - 0.2
+
+
+def test_clip_energy_score_ignores_unweighted_positions_and_matches_a_cut_clip():
+    from t2a_edge.core.heads import clip_energy_score_loss
+
+    gen = torch.Generator().manual_seed(3)
+    x1, x2, y = (torch.randn(3, 10, 4, generator=gen) for _ in range(3))
+    weight = torch.ones(3, 10)
+    weight[:, 6:] = 0.0
+    x1_far, x2_far = x1.clone(), x2.clone()
+    x1_far[:, 6:] = x2_far[:, 6:] = 100.0  # errors where nothing is scored
+    cut = clip_energy_score_loss(x1[:, :6], x2[:, :6], y[:, :6])
+    assert torch.allclose(clip_energy_score_loss(x1_far, x2_far, y, weight), cut)
+    assert clip_energy_score_loss(x1_far, x2_far, y).item() > 10 * cut.item()

@@ -97,3 +97,30 @@ def test_written_files_follow_the_users_umask(tmp_path):
     finally:
         os.umask(old)
     assert (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_clip_noise_is_shared_by_a_clips_positions_and_steps():
+    """A head with clip noise gets the same first channels at every position and step of a clip;
+    its other channels, and other clips, draw their own."""
+    import dataclasses
+
+    from t2a_edge.core.config import preset
+    from t2a_edge.runtimes.sampler import generate_tokens
+
+    tiny = preset("tiny")
+    seen = []
+
+    class Recorder:
+        config = dataclasses.replace(tiny, head=dataclasses.replace(tiny.head, clip_noise_dim=5))
+
+        def step(self, text, text_mask, tokens, known, noise, scale, temperature):
+            seen.append(noise.copy())
+            return np.zeros_like(tokens)
+
+    generate_tokens(Recorder(), np.zeros((2, 3, 384), np.float32), np.ones((2, 3), np.float32), n_tokens=12,
+                    steps=4, cfg=1.0, temperature=1.0, seed=0)
+    noise = np.stack(seen)  # (steps, clips, positions, channels)
+    clip, rest = noise[..., :5], noise[..., 5:]
+    assert len(seen) == 4 and (clip == clip[:1, :, :1]).all()
+    assert not np.allclose(clip[0, 0, 0], clip[0, 1, 0])
+    assert not np.allclose(rest[:, :, 0], rest[:, :, 1]) and not np.allclose(rest[0], rest[1])

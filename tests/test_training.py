@@ -195,3 +195,55 @@ def test_mask_schedule_reaches_the_run_from_the_cli(synthetic_corpus, tmp_path, 
         main(["train", "student", "--data", str(synthetic_corpus), "--out", str(tmp_path / "x"),
               "--mask-schedule", "uniform"])
     assert exit_info.value.code == 2 and "uniform" in capsys.readouterr().err
+
+
+def test_clip_noise_student_trains_from_the_cli_and_generates(synthetic_corpus, tmp_path, tiny_runs, capsys):
+    """`--clip-noise N --clip-energy-weight W` reach the model and its log; a student so trained generates."""
+    import soundfile as sf
+
+    from t2a_edge.apps.cli import main
+    from t2a_edge.core.model import load_model
+
+    out = tmp_path / "clip-student"
+    common = ["train", "student", "--data", str(synthetic_corpus), "--init", str(tiny_runs["teacher"]),
+              "--preset", "tiny", "--steps", "2", "--batch", "2", "--checkpoint-every", "2", "--quiet"]
+    main(common + ["--out", str(out), "--clip-noise", "4", "--clip-energy-weight", "1"])
+    records = [r for r in log_records(out) if r["event"] == "train"]
+    assert records and all(r["clip_energy"] > 0 for r in records)
+    assert load_model(out / "model").cfg.head.clip_noise_dim == 4
+    wav = tmp_path / "clip.wav"
+    main(["generate", "a rising chirp", "--model", str(out), "-o", str(wav), "--seconds", "1.0", "--steps", "2",
+          "--backend", "torch"])
+    assert len(sf.read(wav)[0]) == 16000
+    with pytest.raises(SystemExit) as exit_info:  # the tiny head has 16 noise channels
+        main(common + ["--out", str(tmp_path / "too-many"), "--clip-noise", "17"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--clip-noise 17" in err and "Traceback" not in err
+
+
+def test_clip_noise_channels_are_drawn_once_per_training_clip():
+    """The first clip_noise_dim channels repeat along a clip, differ between clips and samples; the
+    per-token channels are the draws a run without clip noise gets."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from t2a_edge.core.config import preset
+    from t2a_edge.train.stages import make_batch
+
+    n = 7
+    batch = {"tokens": torch.zeros(3, n, 16), "valid": torch.ones(3, n), "text": torch.zeros(3, 2, 8),
+             "text_mask": torch.ones(3, 2)}
+    data = SimpleNamespace(batch=lambda rng, b: dict(batch))
+    plain = preset("tiny")
+    shared = dataclasses.replace(plain, head=dataclasses.replace(plain.head, clip_noise_dim=4))
+    settings = Settings(stage="student", preset="tiny", batch=3)
+    out = {cfg.head.clip_noise_dim: make_batch(settings, cfg, data, np.random.default_rng(0),
+                                               torch.Generator().manual_seed(0)) for cfg in (plain, shared)}
+    for name in ("u1", "u2"):
+        clip = out[4][name][..., :4]
+        assert torch.equal(clip, clip[:, :1].expand_as(clip)) and not torch.equal(clip[0], clip[1])
+        assert torch.equal(out[4][name][..., 4:], out[0][name][..., 4:])
+        assert not torch.equal(out[0][name][:, 0, :4], out[0][name][:, 1, :4])
+    assert not torch.equal(out[4]["u1"][..., :4], out[4]["u2"][..., :4])

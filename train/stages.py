@@ -14,7 +14,7 @@ from torch import nn
 from t2a_edge.core.config import ModelConfig
 from t2a_edge.core.diffusion import Diffusion
 from t2a_edge.core.errors import T2AError
-from t2a_edge.core.heads import diffusion_loss, energy_score_loss
+from t2a_edge.core.heads import clip_energy_score_loss, diffusion_loss, energy_score_loss
 from t2a_edge.core.masking import training_mask
 from t2a_edge.core.model import T2AModel, load_model, save_model
 from t2a_edge.core.model_files import read_model_meta
@@ -49,6 +49,10 @@ class Settings:
     # Teacher/student: how many tokens an example hides (core.masking.training_mask): MAR's
     # truncated normal on [0.7, 1], or the cosine schedule the sampler follows ("cosine").
     mask_schedule: str = "mar"
+    # Student: noise channels drawn once per clip and shared by its positions (the head's
+    # clip_noise_dim), and the weight of the whole-clip energy score that rewards using them.
+    clip_noise: int = 0
+    clip_energy_weight: float = 0.0
     checkpoint_every: int = 500
     log_every: int = 10
 
@@ -117,13 +121,15 @@ class TeacherLoss(nn.Module):
 
 
 class StudentLoss(nn.Module):
-    """Energy score (2 samples, alpha = 1) + lambda * MSE to the frozen teacher's final hidden states."""
+    """Energy score (2 samples, alpha = 1) + lambda * MSE to the frozen teacher's final hidden states,
+    plus, if weighted, the energy score of whole clips."""
 
     def __init__(self, model: T2AModel, teacher_backbone: nn.Module, settings: Settings):
         super().__init__()
         self.backbone, self.head = model.backbone, model.energy_head
         self.teacher = teacher_backbone.eval().requires_grad_(False)
         self.distill_weight = settings.distill_weight
+        self.clip_energy_weight = settings.clip_energy_weight
 
     def forward(self, batch: dict) -> dict:
         inputs = masked_inputs(batch, self.backbone)
@@ -133,7 +139,11 @@ class StudentLoss(nn.Module):
         x1, x2 = self.head(z, batch["u1"]), self.head(z, batch["u2"])
         energy = energy_score_loss(x1, x2, batch["tokens"], batch["loss_mask"])
         distill = F.mse_loss(z, z_teacher)
-        return {"loss": energy + self.distill_weight * distill, "energy": energy, "distill": distill}
+        losses = {"loss": energy + self.distill_weight * distill, "energy": energy, "distill": distill}
+        if self.clip_energy_weight:
+            clip = clip_energy_score_loss(x1, x2, batch["tokens"], batch["loss_mask"])
+            losses.update(loss=losses["loss"] + self.clip_energy_weight * clip, clip_energy=clip)
+        return losses
 
 
 def build(settings: Settings, cfg: ModelConfig):
@@ -155,7 +165,11 @@ def build(settings: Settings, cfg: ModelConfig):
     if settings.stage == "student":
         if source.diffusion_head is None:
             raise T2AError(f"{init} is not a teacher model: the student starts from a trained teacher")
-        model = T2AModel(source.cfg, diffusion_head=False, energy_head=True)
+        head = source.cfg.head
+        if not 0 <= settings.clip_noise <= head.noise_dim:
+            raise T2AError(f"--clip-noise {settings.clip_noise}: the head has {head.noise_dim} noise channels")
+        cfg = dataclasses.replace(source.cfg, head=dataclasses.replace(head, clip_noise_dim=settings.clip_noise))
+        model = T2AModel(cfg, diffusion_head=False, energy_head=True)
         model.codec.load_state_dict(source.codec.state_dict())
         model.backbone.load_state_dict(source.backbone.state_dict())
         if source.cfg.token_pca_power:
@@ -210,6 +224,10 @@ def make_batch(settings: Settings, cfg: ModelConfig, data, rng: np.random.Genera
         shape = (b, n, cfg.head.noise_dim)
         batch["u1"] = torch.rand(shape, generator=gen) - 0.5
         batch["u2"] = torch.rand(shape, generator=gen) - 0.5
+        clip = cfg.head.clip_noise_dim
+        if clip:  # drawn after the per-token noise, so runs without it keep their random stream
+            for name in ("u1", "u2"):
+                batch[name][..., :clip] = torch.rand(b, 1, clip, generator=gen) - 0.5
     return batch
 
 
