@@ -156,7 +156,7 @@ def test_padding_is_marked_and_left_out_of_the_loss_when_asked():
     assert batch["tokens"][row, 5:].eq(0).all() and batch["valid"].sum() > 0
 
     cfg = preset("tiny")
-    data = SimpleNamespace(batch=lambda rng, b: batch)
+    data = SimpleNamespace(batch=lambda rng, b, **_: batch)
     for on in (True, False):
         settings = Settings(stage="student", preset="tiny", batch=6, loss_on_padding=on)
         out = make_batch(settings, cfg, data, rng, torch.Generator().manual_seed(0))
@@ -198,7 +198,8 @@ def test_mask_schedule_reaches_the_run_from_the_cli(synthetic_corpus, tmp_path, 
 
 
 def test_clip_noise_student_trains_from_the_cli_and_generates(synthetic_corpus, tmp_path, tiny_runs, capsys):
-    """`--clip-noise N --clip-energy-weight W` reach the model and its log; a student so trained generates."""
+    """`--clip-noise N --clip-energy-weight W` reach the model and its log, `--category-captions` the run's
+    settings; a student so trained generates."""
     import soundfile as sf
 
     from t2a_edge.apps.cli import main
@@ -207,7 +208,8 @@ def test_clip_noise_student_trains_from_the_cli_and_generates(synthetic_corpus, 
     out = tmp_path / "clip-student"
     common = ["train", "student", "--data", str(synthetic_corpus), "--init", str(tiny_runs["teacher"]),
               "--preset", "tiny", "--steps", "2", "--batch", "2", "--checkpoint-every", "2", "--quiet"]
-    main(common + ["--out", str(out), "--clip-noise", "4", "--clip-energy-weight", "1"])
+    main(common + ["--out", str(out), "--clip-noise", "4", "--clip-energy-weight", "1", "--category-captions", "0.5"])
+    assert log_records(out)[0]["settings"]["category_captions"] == 0.5  # stored, so --resume keeps it
     records = [r for r in log_records(out) if r["event"] == "train"]
     assert records and all(r["clip_energy"] > 0 for r in records)
     assert load_model(out / "model").cfg.head.clip_noise_dim == 4
@@ -235,7 +237,7 @@ def test_clip_noise_channels_are_drawn_once_per_training_clip():
     n = 7
     batch = {"tokens": torch.zeros(3, n, 16), "valid": torch.ones(3, n), "text": torch.zeros(3, 2, 8),
              "text_mask": torch.ones(3, 2)}
-    data = SimpleNamespace(batch=lambda rng, b: dict(batch))
+    data = SimpleNamespace(batch=lambda rng, b, **_: dict(batch))
     plain = preset("tiny")
     shared = dataclasses.replace(plain, head=dataclasses.replace(plain.head, clip_noise_dim=4))
     settings = Settings(stage="student", preset="tiny", batch=3)
@@ -247,3 +249,41 @@ def test_clip_noise_channels_are_drawn_once_per_training_clip():
         assert torch.equal(out[4][name][..., 4:], out[0][name][..., 4:])
         assert not torch.equal(out[0][name][:, 0, :4], out[0][name][:, 1, :4])
     assert not torch.equal(out[4]["u1"][..., :4], out[4]["u2"][..., :4])
+
+
+def test_category_captions_pool_the_captions_of_a_category():
+    """--category-captions 1 captions each clip from its whole category, never another category;
+    at 0 a clip keeps its own captions and the data stream is the one runs without the option draw."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from t2a_edge.train.data import TokenBank
+
+    bank = TokenBank.__new__(TokenBank)
+    clips = [("dog", ["a dog barks"]), ("dog", ["a puppy yaps"]), ("rain", ["rain on a roof"])]
+    bank.clips = [SimpleNamespace(category=c, captions=caps) for c, caps in clips]
+    bank.tokens = [torch.full((6, 4), float(i)) for i in range(3)]
+    bank.silence = torch.zeros(4)
+    bank.caption_index = {caps[0]: i for i, (_, caps) in enumerate(clips)}
+    bank.text = torch.arange(3, dtype=torch.float32)[:, None, None].expand(3, 2, 8).clone()
+    bank.text_mask = torch.ones(3, 2)
+    bank.max_tokens = 6
+    bank.category_captions = {"dog": ["a dog barks", "a puppy yaps"], "rain": ["rain on a roof"]}
+
+    def pairs(share, seed=0):  # (clip index, caption index) of every row of 50 batches
+        rng = np.random.default_rng(seed)
+        out = []
+        for _ in range(50):
+            drawn = bank.batch(rng, 8, category_share=share)
+            out += [(int(t[0, 0]), int(c[0, 0])) for t, c in zip(drawn["tokens"], drawn["text"])]
+        return out
+
+    own = pairs(0.0)
+    assert all(clip == caption for clip, caption in own)
+    rng = np.random.default_rng(0)
+    plain = [bank.batch(rng, 8) for _ in range(50)]
+    assert [int(t[0, 0]) for d in plain for t in d["tokens"]] == [clip for clip, _ in own]
+    pooled = pairs(1.0)
+    assert {(0, 1), (1, 0)} <= set(pooled)  # the dogs swap captions
+    assert all((clip == 2) == (caption == 2) for clip, caption in pooled)  # never across categories

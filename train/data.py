@@ -72,13 +72,20 @@ class TokenBank:
                 masks.append(torch.from_numpy(mask).float())
             self.text = torch.cat(states)
             self.text_mask = torch.cat(masks)
+        # Every caption of each category, for --category-captions.
+        by_category: dict[str, set[str]] = {}
+        for clip in self.clips:
+            by_category.setdefault(clip.category, set()).update(clip.captions)
+        self.category_captions = {k: sorted(v) for k, v in by_category.items()}
         self.max_tokens = model.cfg.max_tokens
 
-    def batch(self, rng: np.random.Generator, batch: int, min_tokens: int = 4) -> dict:
+    def batch(self, rng: np.random.Generator, batch: int, min_tokens: int = 4, category_share: float = 0.0) -> dict:
         """Random clips cropped or silence-padded to one length N, with one random caption each.
 
         N is the length of the batch's first clip (capped at the model maximum), so lengths follow
         the corpus: short sounds train at short lengths and no compute goes to needless padding.
+        With `category_share` > 0, that share of clips takes a caption of any clip of its category:
+        the model cannot tie a caption to its own few clips, only to the category's sound.
         """
         indices = rng.integers(0, len(self.tokens), size=batch)
         n = int(np.clip(len(self.tokens[indices[0]]), min(min_tokens, self.max_tokens), self.max_tokens))
@@ -95,6 +102,8 @@ class TokenBank:
                 tokens[row, : len(clip_tokens)] = clip_tokens
                 valid[row, : len(clip_tokens)] = 1.0
             captions = self.clips[index].captions
+            if category_share and rng.random() < category_share:  # no draw at 0: the old stream stays
+                captions = self.category_captions[self.clips[index].category]
             caption_rows.append(self.caption_index[captions[int(rng.integers(0, len(captions)))]])
         rows = torch.tensor(caption_rows)
         return {"tokens": tokens, "valid": valid, "text": self.text[rows].float(), "text_mask": self.text_mask[rows]}

@@ -53,6 +53,8 @@ class Settings:
     # clip_noise_dim), and the weight of the whole-clip energy score that rewards using them.
     clip_noise: int = 0
     clip_energy_weight: float = 0.0
+    # Teacher/student: share of examples captioned by any clip of their category (TokenBank.batch).
+    category_captions: float = 0.0
     checkpoint_every: int = 500
     log_every: int = 10
 
@@ -210,7 +212,7 @@ def make_batch(settings: Settings, cfg: ModelConfig, data, rng: np.random.Genera
         wave = data.crops(rng, b, samples)
         eps = torch.randn(b, cfg.codec.latent_dim, samples // cfg.codec.frame_samples, generator=gen)
         return {"wave": wave, "eps": eps}
-    batch = data.batch(rng, b)
+    batch = data.batch(rng, b, category_share=settings.category_captions)
     n = batch["tokens"].shape[1]
     batch["mask"] = training_mask(b, n, gen, settings.full_mask_share, settings.mask_schedule)  # hidden from the backbone
     # Scored: the hidden positions, less the padding unless the run trains on it.
