@@ -97,18 +97,17 @@ class EnergyHead(nn.Module):
         return self.final(h, c, temperature)
 
 
-def _distance(v: torch.Tensor, alpha: float) -> torch.Tensor:
-    # The epsilon keeps the gradient of ||.|| finite at 0.
-    return (v.pow(2).sum(-1) + 1e-8).pow(alpha / 2)
-
-
 def energy_score_loss(x1: torch.Tensor, x2: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
                       alpha: float = 1.0, tau: float = 1.0) -> torch.Tensor:
     """||x1 - y||^a + ||x2 - y||^a - tau ||x1 - x2||^a, averaged over (weighted) positions.
 
     A strictly proper scoring rule for 0 < alpha < 2: minimised only by the data distribution.
     """
-    score = _distance(x1 - target, alpha) + _distance(x2 - target, alpha) - tau * _distance(x1 - x2, alpha)
+    def norm(v):
+        # The epsilon keeps the gradient of ||.|| finite at 0.
+        return (v.pow(2).sum(-1) + 1e-8).pow(alpha / 2)
+
+    score = norm(x1 - target) + norm(x2 - target) - tau * norm(x1 - x2)
     if weight is None:
         return score.mean()
     return (score * weight).sum() / weight.sum().clamp_min(1.0)
@@ -128,10 +127,8 @@ def clip_energy_score_loss(x1: torch.Tensor, x2: torch.Tensor, target: torch.Ten
     def flat(v):  # (B, N, D) -> (B, N * D) whose norm is the RMS over weighted positions of ||v_i||
         return (v * share).flatten(1)
 
-    score = (_distance(flat(x1 - target), alpha) + _distance(flat(x2 - target), alpha)
-             - tau * _distance(flat(x1 - x2), alpha))
-    counted = (w.sum(1) > 0).to(score.dtype)
-    return (score * counted).sum() / counted.sum().clamp_min(1.0)
+    # Each example is one point; examples with nothing scored get weight 0.
+    return energy_score_loss(flat(x1), flat(x2), flat(target), (w.sum(1) > 0).to(target.dtype), alpha, tau)
 
 
 def diffusion_loss(predicted: torch.Tensor, noise: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
