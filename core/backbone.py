@@ -21,13 +21,17 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(width)
         self.fc1 = nn.Linear(width, int(width * mlp_ratio))
         self.fc2 = nn.Linear(int(width * mlp_ratio), width)
+        self.dropout = 0.0  # a training setting (Backbone.set_dropout), not part of the model
 
     def forward(self, x: torch.Tensor, key_bias: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=key_bias)
-        x = x + self.proj(attended.transpose(1, 2).reshape(b, n, d))
-        return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
+        x = x + self._drop(self.proj(attended.transpose(1, 2).reshape(b, n, d)))
+        return x + self._drop(self.fc2(F.gelu(self.fc1(self.norm2(x)))))
+
+    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(x, self.dropout, self.training) if self.dropout else x
 
 
 class Backbone(nn.Module):
@@ -71,6 +75,11 @@ class Backbone(nn.Module):
             x = block(x, key_bias)
         z = self.norm(x)[:, text.shape[1]:]
         return z + self.sentence_out(sentence) if self.cfg.global_text else z
+
+    def set_dropout(self, p: float) -> None:
+        """Drop a share p of each block's attention and MLP outputs while training (MAR's ViT: 0.1)."""
+        for block in self.blocks:
+            block.dropout = p
 
     @staticmethod
     def sentence(text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:

@@ -90,6 +90,22 @@ def test_backbone_returns_one_condition_per_token_and_ignores_text_padding():
     assert not torch.allclose(bb(text, mask, tokens2, known), z, atol=1e-3)
 
 
+def test_backbone_dropout_acts_only_while_training():
+    """set_dropout perturbs training passes; evaluation (generation, export) is the plain backbone."""
+    torch.manual_seed(0)
+    bb = Backbone(CFG.backbone, CFG.token_dim, CFG.max_tokens)
+    text, mask = torch.randn(2, CFG.backbone.text_tokens, 384), torch.ones(2, CFG.backbone.text_tokens)
+    tokens, known = torch.randn(2, 7, CFG.token_dim), torch.zeros(2, 7)
+    plain = bb.eval()(text, mask, tokens, known)
+    bb.set_dropout(0.3)
+    assert torch.equal(bb(text, mask, tokens, known), plain)
+    bb.train()
+    first, second = bb(text, mask, tokens, known), bb(text, mask, tokens, known)
+    assert not torch.allclose(first, plain, atol=1e-3) and not torch.allclose(first, second, atol=1e-3)
+    bb.set_dropout(0.0)
+    assert torch.allclose(bb(text, mask, tokens, known), plain, atol=1e-6)
+
+
 def test_heads_shapes_and_zero_init():
     z = torch.randn(2, 5, CFG.backbone.width)
     head = DiffusionHead(CFG.token_dim, CFG.backbone.width, 32, 2)

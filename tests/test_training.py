@@ -76,6 +76,24 @@ def test_resume_is_exact(synthetic_corpus, tmp_path, tiny_runs):
     assert all(torch.equal(oa[k], ob[k]) for k in oa)
 
 
+def test_dropout_changes_training_and_resumes_exactly(synthetic_corpus, tmp_path, tiny_runs):
+    """A run with --dropout stopped and resumed equals the uninterrupted one (its masks are drawn
+    from a per-step seed), and differs from the run without dropout."""
+    init = str(tiny_runs["teacher"])
+    runs = {name: tmp_path / name for name in ("plain", "straight", "split")}
+    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["plain"], show_progress=False)
+    train(_settings(stage="student", init=init, dropout=0.3), str(synthetic_corpus), runs["straight"],
+          show_progress=False)
+    train(_settings(stage="student", init=init, dropout=0.3), str(synthetic_corpus), runs["split"],
+          show_progress=False, until_step=3)
+    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["split"], resume=True, show_progress=False)
+    assert log_records(runs["split"])[-1]["event"] == "checkpoint"
+    weights = {name: load_file(str(run / "checkpoints" / "step-00000006" / "weights.safetensors"))
+               for name, run in runs.items()}
+    assert all(torch.equal(weights["straight"][k], weights["split"][k]) for k in weights["straight"])
+    assert not all(torch.equal(weights["straight"][k], weights["plain"][k]) for k in weights["plain"])
+
+
 def test_existing_run_needs_resume_and_corrupt_checkpoint_is_refused(synthetic_corpus, tmp_path, tiny_runs):
     from t2a_edge.core.errors import T2AError
 
@@ -198,8 +216,8 @@ def test_mask_schedule_reaches_the_run_from_the_cli(synthetic_corpus, tmp_path, 
 
 
 def test_clip_noise_student_trains_from_the_cli_and_generates(synthetic_corpus, tmp_path, tiny_runs, capsys):
-    """`--clip-noise N --clip-energy-weight W` reach the model and its log, `--category-captions` the run's
-    settings; a student so trained generates."""
+    """`--clip-noise N --clip-energy-weight W` reach the model and its log, `--category-captions` and
+    `--dropout` the run's settings; a student so trained generates."""
     import soundfile as sf
 
     from t2a_edge.apps.cli import main
@@ -208,8 +226,10 @@ def test_clip_noise_student_trains_from_the_cli_and_generates(synthetic_corpus, 
     out = tmp_path / "clip-student"
     common = ["train", "student", "--data", str(synthetic_corpus), "--init", str(tiny_runs["teacher"]),
               "--preset", "tiny", "--steps", "2", "--batch", "2", "--checkpoint-every", "2", "--quiet"]
-    main(common + ["--out", str(out), "--clip-noise", "4", "--clip-energy-weight", "1", "--category-captions", "0.5"])
-    assert log_records(out)[0]["settings"]["category_captions"] == 0.5  # stored, so --resume keeps it
+    main(common + ["--out", str(out), "--clip-noise", "4", "--clip-energy-weight", "1", "--category-captions", "0.5",
+                   "--dropout", "0.1"])
+    settings = log_records(out)[0]["settings"]
+    assert settings["category_captions"] == 0.5 and settings["dropout"] == 0.1  # stored, so --resume keeps them
     records = [r for r in log_records(out) if r["event"] == "train"]
     assert records and all(r["clip_energy"] > 0 for r in records)
     assert load_model(out / "model").cfg.head.clip_noise_dim == 4

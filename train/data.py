@@ -23,6 +23,12 @@ def batch_generator(seed: int, step: int, rank: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + step * 1009 + rank) % (2**63))
 
 
+def dropout_seed(seed: int, step: int, rank: int) -> int:
+    """The global torch seed of a step, for what draws from it in the forward pass (dropout), so
+    --resume continues exactly; a stream of its own, apart from the batch's."""
+    return int(np.random.default_rng([seed, step, rank, 1]).integers(2**62))
+
+
 class AudioBank:
     """All training clips decoded once into memory (16 kHz mono float32)."""
 

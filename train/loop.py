@@ -16,7 +16,7 @@ from t2a_edge.core.config import preset
 from t2a_edge.core.errors import T2AError
 from t2a_edge.train import distributed
 from t2a_edge.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from t2a_edge.train.data import AudioBank, TokenBank, batch_generator, batch_rng
+from t2a_edge.train.data import AudioBank, TokenBank, batch_generator, batch_rng, dropout_seed
 from t2a_edge.train.stages import Settings, build, export, make_batch, prepare
 
 
@@ -106,6 +106,8 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
             batch = make_batch(settings, cfg, bank, batch_rng(settings.seed, step, ctx.rank),
                                batch_generator(settings.seed, step, ctx.rank))
             batch = {k: v.to(ctx.device) for k, v in batch.items()}
+            if settings.dropout:
+                torch.manual_seed(dropout_seed(settings.seed, step, ctx.rank))
             losses = network(batch)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()

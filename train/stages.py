@@ -55,6 +55,9 @@ class Settings:
     clip_energy_weight: float = 0.0
     # Teacher/student: share of examples captioned by any clip of their category (TokenBank.batch).
     category_captions: float = 0.0
+    # Teacher/student: dropout on the backbone's attention and MLP outputs while training, against
+    # over-fitting 1,100 clips (the teacher's caption helps on training clips only: README).
+    dropout: float = 0.0
     checkpoint_every: int = 500
     log_every: int = 10
 
@@ -162,6 +165,7 @@ def build(settings: Settings, cfg: ModelConfig):
         model.codec.load_state_dict(source.codec.state_dict())
         model.codec.requires_grad_(False)
         model.fit_token_scale()
+        model.backbone.set_dropout(settings.dropout)
         params = list(model.backbone.parameters()) + list(model.diffusion_head.parameters())
         return model, TeacherLoss(model, settings), [{"params": params}]
     if settings.stage == "student":
@@ -177,6 +181,7 @@ def build(settings: Settings, cfg: ModelConfig):
         if source.cfg.token_pca_power:
             model.token_scale.copy_(source.token_scale)  # the student works in its teacher's token space
         model.codec.requires_grad_(False)
+        model.backbone.set_dropout(settings.dropout)
         groups = [{"params": list(model.backbone.parameters())},
                   {"params": list(model.energy_head.parameters()), "lr_mult": settings.head_lr_mult}]
         return model, StudentLoss(model, source.backbone, settings), groups
