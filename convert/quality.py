@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from t2a_edge.core.mel import mel_filterbank
+
 N_FFT, HOP, N_MELS = 400, 160, 64
 
 
@@ -22,16 +24,6 @@ def snr_db(actual: np.ndarray, reference: np.ndarray) -> float:
     return 10.0 * np.log10(max(signal, 1e-30) / noise)
 
 
-def _mel_matrix(sample_rate: int) -> np.ndarray:
-    to_mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    to_hz = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)  # noqa: E731
-    edges = to_hz(np.linspace(to_mel(0.0), to_mel(sample_rate / 2), N_MELS + 2))
-    bins = np.linspace(0, sample_rate / 2, N_FFT // 2 + 1)
-    lower = (bins[None, :] - edges[:-2, None]) / (edges[1:-1, None] - edges[:-2, None])
-    upper = (edges[2:, None] - bins[None, :]) / (edges[2:, None] - edges[1:-1, None])
-    return np.maximum(0.0, np.minimum(lower, upper))
-
-
 def log_mel(samples: np.ndarray, sample_rate: int = 16_000) -> np.ndarray:
     """(frames, 64) log-mel magnitude of a mono signal (Hann window, 25 ms / 10 ms)."""
     x = np.asarray(samples, np.float64).reshape(-1)
@@ -41,7 +33,7 @@ def log_mel(samples: np.ndarray, sample_rate: int = 16_000) -> np.ndarray:
     index = np.arange(N_FFT)[None, :] + HOP * np.arange(frames)[:, None]
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
     spectrum = np.abs(np.fft.rfft(x[index] * window, axis=1))
-    return np.log(spectrum @ _mel_matrix(sample_rate).T + 1e-6)
+    return np.log(spectrum @ mel_filterbank(N_FFT, N_MELS, sample_rate).T + 1e-6)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

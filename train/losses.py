@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from t2a_edge.core.config import CodecConfig
-from t2a_edge.core.spectral import mel_filterbank, stft_magnitude
+from t2a_edge.core.mel import mel_filterbank
+from t2a_edge.core.spectral import stft_magnitude
 
 class SpectrogramLoss(nn.Module):
     """Predicted log-magnitudes vs the waveform's STFT at the codec's resolution.
@@ -20,7 +21,7 @@ class SpectrogramLoss(nn.Module):
         super().__init__()
         self.n_fft, self.hop = cfg.n_fft, cfg.hop
         filters = mel_filterbank(cfg.n_fft, n_mels, cfg.sample_rate)
-        self.register_buffer("filters", torch.tensor(filters), persistent=False)
+        self.register_buffer("filters", torch.tensor(filters, dtype=torch.float32), persistent=False)
 
     def forward(self, log_magnitude: torch.Tensor, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         target = stft_magnitude(wave, self.n_fft, self.hop)[..., : log_magnitude.shape[-1]]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from t2a_edge.core.mel import mel_filterbank
+
 SAMPLE_RATE = 16_000
 WINDOW = 400  # 25 ms
 HOP = 160  # 10 ms
@@ -33,13 +35,7 @@ def fft_window() -> np.ndarray:
 def htk_mel_filterbank(n_fft: int = N_FFT, n_mels: int = N_MELS, sample_rate: int = SAMPLE_RATE,
                        fmin: float = FMIN, fmax: float = FMAX) -> np.ndarray:
     """Triangular HTK-mel filters, no area normalisation, as (n_fft // 2 + 1, n_mels)."""
-    to_mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    to_hz = lambda m: 700.0 * (10.0 ** (m / 2595.0) - 1.0)  # noqa: E731
-    edges = to_hz(np.linspace(to_mel(fmin), to_mel(fmax), n_mels + 2))
-    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)[:, None]
-    rising = (bins - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
-    falling = (edges[None, 2:] - bins) / (edges[2:] - edges[1:-1])
-    return np.maximum(0.0, np.minimum(rising, falling))
+    return mel_filterbank(n_fft, n_mels, sample_rate, fmin, fmax).T
 
 
 _FILTERS = htk_mel_filterbank()
