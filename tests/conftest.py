@@ -56,3 +56,20 @@ def cache_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("t2a-cache")
     fetch.ensure_judge(root / "judge")
     return root
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in this process: cli([...]) -> (exit code, stdout, stderr)."""
+    from t2a_edge.apps.cli import main
+
+    def run(args):
+        code = 0
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = exc.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -12,20 +12,9 @@ import platform
 
 import pytest
 
-from t2a_edge.apps.cli import main
 from t2a_edge.convert.export import random_student
 from t2a_edge.core.model import save_model
 from t2a_edge.runtimes import select
-
-
-def run_cli(args, capsys):
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -36,11 +25,11 @@ def model_dir(tmp_path, monkeypatch):
     return folder
 
 
-def test_bench_measures_reports_and_records(model_dir, tmp_path, capsys, monkeypatch):
+def test_bench_measures_reports_and_records(model_dir, tmp_path, cli, monkeypatch):
     out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
-    code, out, err = run_cli(["bench", "--model", str(model_dir), "--backends", "torch,onnx,coreml",
+    code, out, err = cli(["bench", "--model", str(model_dir), "--backends", "torch,onnx,coreml",
                               "--precisions", "fp32", "--seconds", "1", "--batch", "1,2", "--runs", "2",
-                              "--steps", "2", "--json", str(out_json), "--plot", str(out_png)], capsys)
+                              "--steps", "2", "--json", str(out_json), "--plot", str(out_png)])
     assert code == 0, err
     assert "(random weights)" in out and "RTF" in out and "fastest fp32:" in out
     result = json.loads(out_json.read_text())
@@ -83,8 +72,8 @@ def test_bench_measures_reports_and_records(model_dir, tmp_path, capsys, monkeyp
     (["--seconds", "99"], "--seconds must be in"),
     (["--plot", "chart.jpg"], "PNG"),
 ])
-def test_bench_rejects_bad_options_in_one_line(model_dir, capsys, args, pattern):
-    code, out, err = run_cli(["bench", "--model", str(model_dir), *args], capsys)
+def test_bench_rejects_bad_options_in_one_line(model_dir, cli, args, pattern):
+    code, out, err = cli(["bench", "--model", str(model_dir), *args])
     lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
     assert code == 2 and len(lines) == 1 and pattern in lines[0], err
     assert "Traceback" not in err

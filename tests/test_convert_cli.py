@@ -7,22 +7,11 @@ import json
 import pytest
 import torch
 
-from t2a_edge.apps.cli import main
 from t2a_edge.convert.export import random_student
 from t2a_edge.core.bundle import read_manifest, verify_bundle
 from t2a_edge.core.model import save_model
 from t2a_edge.core.text import TextEncoder
 from t2a_edge.runtimes import select
-
-
-def run_cli(args, capsys):
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def error_line(err: str) -> str:
@@ -42,10 +31,10 @@ def env(tmp_path, monkeypatch):
     return tmp_path, student
 
 
-def test_convert_into_the_cache_that_generate_reads(env, capsys):
+def test_convert_into_the_cache_that_generate_reads(env, cli):
     tmp_path, student = env
-    code, out, err = run_cli(["convert", "--model", str(student), "--backend", "onnx", "--precision", "fp32",
-                              "--json"], capsys)
+    code, out, err = cli(["convert", "--model", str(student), "--backend", "onnx", "--precision", "fp32",
+                              "--json"])
     assert code == 0, err
     cached = select.cached_bundle_dir(student, "onnx", "fp32")
     assert f"wrote {cached}" in err and "rel. error vs torch" in err and "SNR" in err  # --json: text on stderr
@@ -53,28 +42,28 @@ def test_convert_into_the_cache_that_generate_reads(env, capsys):
     manifest = verify_bundle(cached)
     assert manifest["model"]["source"] == str(student.resolve()) and read_manifest(cached)["backend"] == "onnx"
     # A second run finds it and does nothing; generate's loader uses it without converting.
-    code, out, _ = run_cli(["convert", "--model", str(student), "--backend", "onnx"], capsys)
+    code, out, _ = cli(["convert", "--model", str(student), "--backend", "onnx"])
     assert code == 0 and "already converted" in out
     _, _, why = select.load_backend(student, "onnx")
     assert "from the cache" in why
     # An existing --out folder is only replaced with --force.
     target = tmp_path / "exported"
     target.mkdir()
-    code, _, err = run_cli(["convert", "--model", str(student), "--backend", "onnx", "--out", str(target)], capsys)
+    code, _, err = cli(["convert", "--model", str(student), "--backend", "onnx", "--out", str(target)])
     assert code == 2 and "--force" in error_line(err)
 
 
-def test_convert_refuses_mistakes(env, capsys):
+def test_convert_refuses_mistakes(env, cli):
     tmp_path, student = env
     from t2a_edge.core.config import preset
     from t2a_edge.core.model import T2AModel
 
     teacher = tmp_path / "teacher"
     save_model(T2AModel(preset("tiny"), diffusion_head=True, energy_head=False), teacher)
-    code, _, err = run_cli(["convert", "--model", str(teacher), "--backend", "onnx"], capsys)
+    code, _, err = cli(["convert", "--model", str(teacher), "--backend", "onnx"])
     assert code == 2 and "student" in error_line(err) and "teacher" in error_line(err)
-    code, _, err = run_cli(["convert", "--model", str(tmp_path / "nothing"), "--backend", "onnx"], capsys)
+    code, _, err = cli(["convert", "--model", str(tmp_path / "nothing"), "--backend", "onnx"])
     assert code == 2 and "does not exist" in error_line(err)
-    code, _, err = run_cli(["convert", "--model", str(student), "--backend", "tpu"], capsys)
+    code, _, err = cli(["convert", "--model", str(student), "--backend", "tpu"])
     assert code != 0 and "tpu" in err and "Traceback" not in err
     assert not (tmp_path / "cache" / "bundles").exists()
