@@ -26,7 +26,7 @@ MANIFEST = "manifest.json"
 BUNDLE_FORMAT = 3
 # Bumped whenever conversion changes what a bundle holds: cached bundles of an older converter are
 # converted again on first use (a bundle folder passed by path still loads).
-CONVERTER_VERSION = 15
+CONVERTER_VERSION = 16
 EDGE_BACKENDS = ("onnx", "openvino", "coreml", "executorch")
 PRECISIONS = ("fp32", "fp16", "int8")
 COMPONENT_NAMES = ("text_encoder", "step", "decoder")

@@ -132,6 +132,8 @@ def test_int8_bundle_choices_and_quality(converted, backend):
             assert comp["method"] == "fp32" and record["reason"].startswith("kept fp32")
     if backend == "openvino":  # the 4-bit word-embedding variant is measured like any candidate
         assert "nncf-weights-int8+emb4" in manifest["components"]["text_encoder"]["quantization"]["candidates"]
+        # and so is static int8 with the decoder's output projections at int8 weights only
+        assert "nncf-static-int8+w8out" in manifest["components"]["decoder"]["quantization"]["candidates"]
     if backend == "onnx":  # depthwise convs stay fp32 Conv (ConvInteger was 11x slower), matmuls go int8
         import onnx
 
@@ -317,3 +319,15 @@ def test_fp16_bundle_and_executorch_refusal(converted, tmp_path):
         convert_bundles(converted["model"], ["executorch"], ["fp16"], lambda b, p: tmp_path / f"{b}-{p}",
                         text_encoder=converted["text_encoder"])
     assert "fp32 or int8" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_openvino_decoder_output_projections_are_found_by_weight_shape(converted):
+    """The two matmuls onto the decoder's log-magnitudes (PCA inverse, last linear), nothing else."""
+    ov = pytest.importorskip("openvino")
+    from t2a_edge.convert.openvino_export import output_projections
+
+    folder = converted["folders"]["openvino", "fp32"]
+    model = ov.Core().read_model(str(folder / read_manifest(folder)["components"]["decoder"]["file"]))
+    names = output_projections(model, converted["model"].cfg)
+    matmuls = [op for op in model.get_ops() if op.get_type_name() == "MatMul"]
+    assert len(names) == 2 and len(matmuls) > 2, names
