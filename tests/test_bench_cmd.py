@@ -28,8 +28,8 @@ def model_dir(tmp_path, monkeypatch):
 def test_bench_measures_reports_and_records(model_dir, tmp_path, cli, monkeypatch):
     out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
     code, out, err = cli(["bench", "--model", str(model_dir), "--backends", "torch,onnx,coreml",
-                              "--precisions", "fp32", "--seconds", "1", "--batch", "1,2", "--runs", "2",
-                              "--steps", "2", "--json", str(out_json), "--plot", str(out_png)])
+                          "--precisions", "fp32", "--seconds", "1", "--batch", "1,2", "--runs", "2",
+                          "--steps", "2", "--json", str(out_json), "--plot", str(out_png)])
     assert code == 0, err
     assert "(random weights)" in out and "RTF" in out and "fastest fp32:" in out
     result = json.loads(out_json.read_text())

@@ -34,7 +34,7 @@ def env(tmp_path, monkeypatch):
 def test_convert_into_the_cache_that_generate_reads(env, cli):
     tmp_path, student = env
     code, out, err = cli(["convert", "--model", str(student), "--backend", "onnx", "--precision", "fp32",
-                              "--json"])
+                          "--json"])
     assert code == 0, err
     cached = select.cached_bundle_dir(student, "onnx", "fp32")
     assert f"wrote {cached}" in err and "rel. error vs torch" in err and "SNR" in err  # --json: text on stderr
