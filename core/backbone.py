@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,15 +25,36 @@ class Block(nn.Module):
         self.fc2 = nn.Linear(int(width * mlp_ratio), width)
         self.dropout = 0.0  # a training setting (Backbone.set_dropout), not part of the model
 
-    def forward(self, x: torch.Tensor, key_bias: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, key_bias: torch.Tensor,
+                rotary: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        if rotary is not None:
+            q, k = rotate(q, *rotary), rotate(k, *rotary)
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=key_bias)
         x = x + self._drop(self.proj(attended.transpose(1, 2).reshape(b, n, d)))
         return x + self._drop(self.fc2(F.gelu(self.fc1(self.norm2(x)))))
 
     def _drop(self, x: torch.Tensor) -> torch.Tensor:
         return F.dropout(x, self.dropout, self.training) if self.dropout else x
+
+
+def rotary_tables(positions: torch.Tensor, dims: int, base: float = 1000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin (len(positions), dims / 2) of rotary position angles pos * base^(-2i / dims).
+
+    The base is 1000, not the usual 10,000: sequences here are at most a few hundred tokens, and
+    lower frequencies would turn by less than a radian across a whole clip.
+    """
+    freqs = base ** (-torch.arange(0, dims, 2, dtype=torch.float32) / dims)
+    angles = positions.float()[:, None] * freqs
+    return torch.cos(angles), torch.sin(angles)
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary position embedding on the first 2 * cos.shape[-1] channels of each head (the rest untouched)."""
+    half = cos.shape[-1]
+    x1, x2, rest = x[..., :half], x[..., half:2 * half], x[..., 2 * half:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos, rest], dim=-1)
 
 
 class Backbone(nn.Module):
@@ -56,6 +79,16 @@ class Backbone(nn.Module):
             self.sentence_out = nn.Linear(cfg.text_dim, w)
         for p in (self.mask_token, self.text_pos, self.token_pos, self.null_text):
             nn.init.normal_(p, std=0.02)
+        if cfg.rope_dims % 2 or cfg.rope_dims > w // cfg.heads:
+            raise ValueError(f"rope_dims must be even and at most the head width {w // cfg.heads}, not {cfg.rope_dims}")
+        if cfg.rope_dims:
+            # Relative positions for attention between latent tokens. A learned absolute embedding
+            # alone barely moved from its 0.02 init in a CPU-sized run, which left the backbone blind
+            # to where revealed tokens sit (it treated them as a bag). Caption states get angle 0.
+            positions = torch.cat([torch.zeros(cfg.text_tokens), torch.arange(max_tokens)])
+            cos, sin = rotary_tables(positions, cfg.rope_dims)
+            self.register_buffer("rotary_cos", cos, persistent=False)
+            self.register_buffer("rotary_sin", sin, persistent=False)
 
     def forward(self, text: torch.Tensor, text_mask: torch.Tensor, tokens: torch.Tensor,
                 known: torch.Tensor) -> torch.Tensor:
@@ -71,8 +104,12 @@ class Backbone(nn.Module):
         # Padded caption positions are hidden from attention; latent positions are always visible.
         visible = torch.cat([text_mask.to(x.dtype), torch.ones_like(known, dtype=x.dtype)], dim=1)
         key_bias = ((1.0 - visible) * -1e4)[:, None, None, :]
+        rotary = None
+        if self.cfg.rope_dims:
+            length = x.shape[1]
+            rotary = (self.rotary_cos[:length], self.rotary_sin[:length])
         for block in self.blocks:
-            x = block(x, key_bias)
+            x = block(x, key_bias, rotary)
         z = self.norm(x)[:, text.shape[1]:]
         return z + self.sentence_out(sentence) if self.cfg.global_text else z
 

@@ -1,5 +1,7 @@
 """Shapes, dtypes and reference parity of every model part."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -281,3 +283,44 @@ def test_attention_as_matmuls_matches_sdpa_and_is_undone_after_export():
     with export_friendly(explicit_attention=True):
         assert F.scaled_dot_product_attention is attention_as_matmuls
     assert F.scaled_dot_product_attention is original
+
+
+def test_rotary_positions_make_attention_relative_and_old_configs_have_none():
+    from t2a_edge.core.backbone import rotary_tables, rotate
+    from t2a_edge.core.config import BackboneConfig
+
+    torch.manual_seed(0)
+    q, k = torch.randn(3, 16), torch.randn(3, 16)
+    cos, sin = rotary_tables(torch.tensor([2.0, 5.0, 40.0]), 8)
+    assert torch.allclose(rotate(q, cos, sin).norm(dim=-1), q.norm(dim=-1), atol=1e-5)
+    assert torch.equal(rotate(q, cos, sin)[:, 8:], q[:, 8:])  # only the first rope_dims channels turn
+    # A query at position p against a key at p' depends on p - p' alone.
+    cos_a, sin_a = rotary_tables(torch.tensor([3.0, 10.0]), 8)
+    cos_b, sin_b = rotary_tables(torch.tensor([103.0, 110.0]), 8)
+    dot_a = rotate(q[0], cos_a[0], sin_a[0]) @ rotate(k[0], cos_a[1], sin_a[1])
+    dot_b = rotate(q[0], cos_b[0], sin_b[0]) @ rotate(k[0], cos_b[1], sin_b[1])
+    assert torch.allclose(dot_a, dot_b, atol=1e-4)
+
+    # With the learned position embedding at zero, a backbone without rotary positions sees revealed
+    # tokens as a bag (reordering them leaves a hidden position's state unchanged); with them, it does not.
+    text, mask = torch.randn(1, CFG.backbone.text_tokens, 384), torch.ones(1, CFG.backbone.text_tokens)
+    tokens, known = torch.randn(1, 6, CFG.token_dim), torch.tensor([[1.0, 1.0, 1.0, 0.0, 1.0, 1.0]])
+    reordered = tokens[:, [4, 0, 5, 3, 1, 2]]
+    hidden_state = {}
+    for dims in (0, CFG.backbone.rope_dims):
+        bb = Backbone(dataclasses.replace(CFG.backbone, rope_dims=dims), CFG.token_dim, CFG.max_tokens).eval()
+        with torch.no_grad():
+            bb.token_pos.zero_()
+            hidden_state[dims] = (bb(text, mask, tokens, known)[0, 3], bb(text, mask, reordered, known)[0, 3])
+    assert torch.allclose(*hidden_state[0], atol=1e-5)
+    assert not torch.allclose(*hidden_state[CFG.backbone.rope_dims], atol=1e-3)
+
+    # A config written before the option existed builds the old backbone: same weights, no rotation.
+    assert CFG.backbone.rope_dims > 0 and preset("small").backbone.rope_dims > 0
+    legacy = ModelConfig.from_dict({**CFG.to_dict(), "backbone": {k: v for k, v in CFG.to_dict()["backbone"].items()
+                                                                 if k != "rope_dims"}})
+    assert legacy.backbone == BackboneConfig(**{**CFG.to_dict()["backbone"], "rope_dims": 0})
+    assert (Backbone(legacy.backbone, CFG.token_dim, CFG.max_tokens).state_dict().keys()
+            == Backbone(CFG.backbone, CFG.token_dim, CFG.max_tokens).state_dict().keys())
+    with pytest.raises(ValueError, match="rope_dims"):
+        Backbone(dataclasses.replace(CFG.backbone, rope_dims=3), CFG.token_dim, CFG.max_tokens)
