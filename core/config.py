@@ -50,8 +50,8 @@ class BackboneConfig:
     # Channels of each attention head's queries and keys turned by rotary position embedding over
     # the latent tokens; 0 (models trained before it) leaves position to the learned embedding alone.
     rope_dims: int = 0
-    # Odd width of the learned per-channel sum of revealed neighbours' embeddings added to each latent
-    # position's input; 0 (models trained before it): none.
+    # Odd width of the window of revealed neighbours' embeddings mapped into each latent position's
+    # input; 0 (models trained before it): none.
     local_kernel: int = 0
 
 

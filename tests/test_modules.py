@@ -327,17 +327,15 @@ def test_rotary_positions_make_attention_relative_and_old_configs_have_none():
         Backbone(dataclasses.replace(CFG.backbone, rope_dims=3), CFG.token_dim, CFG.max_tokens)
 
 
-def test_local_neighbour_path_starts_as_the_plain_backbone_and_reads_only_revealed_neighbours():
+def test_local_neighbour_path_reads_only_revealed_neighbours_and_is_additive():
     torch.manual_seed(0)
     plain_cfg = dataclasses.replace(CFG.backbone, rope_dims=0)
     plain = Backbone(plain_cfg, CFG.token_dim, CFG.max_tokens).eval()
     local = Backbone(dataclasses.replace(plain_cfg, local_kernel=3), CFG.token_dim, CFG.max_tokens).eval()
-    local.load_state_dict({**plain.state_dict(), "local_mix": torch.zeros(3, CFG.backbone.width)})
+    local.load_state_dict({**plain.state_dict(), **{f"local_mix.{k}": v for k, v in local.local_mix.state_dict().items()}})
     text, mask = torch.randn(1, CFG.backbone.text_tokens, 384), torch.ones(1, CFG.backbone.text_tokens)
     tokens, known = torch.randn(1, 8, CFG.token_dim), torch.tensor([[1.0, 0, 1, 0, 0, 0, 1, 1]])
     with torch.no_grad():
-        assert torch.allclose(local(text, mask, tokens, known), plain(text, mask, tokens, known), atol=1e-6)
-        local.local_mix.normal_()
         for b in (plain, local):
             b.token_pos.zero_()
         # Swapping two revealed tokens: position 1 has one of them as a neighbour, so its state moves
@@ -350,5 +348,9 @@ def test_local_neighbour_path_starts_as_the_plain_backbone_and_reads_only_reveal
         changed = tokens.clone()
         changed[:, 3] += 5.0
         assert torch.allclose(local(text, mask, changed, known), local(text, mask, tokens, known), atol=1e-5)
+        # The path only adds to the input: with its map at zero the backbone is the plain one.
+        local.local_mix.weight.zero_()
+        local.local_mix.bias.zero_()
+        assert torch.allclose(local(text, mask, tokens, known), plain(text, mask, tokens, known), atol=1e-6)
     with pytest.raises(ValueError, match="local_kernel"):
         Backbone(dataclasses.replace(plain_cfg, local_kernel=4), CFG.token_dim, CFG.max_tokens)
