@@ -329,7 +329,7 @@ def test_rotary_positions_make_attention_relative_and_old_configs_have_none():
 
 def test_local_neighbour_path_reads_only_revealed_neighbours_and_is_additive():
     torch.manual_seed(0)
-    plain_cfg = dataclasses.replace(CFG.backbone, rope_dims=0)
+    plain_cfg = dataclasses.replace(CFG.backbone, rope_dims=0, local_kernel=0)
     plain = Backbone(plain_cfg, CFG.token_dim, CFG.max_tokens).eval()
     local = Backbone(dataclasses.replace(plain_cfg, local_kernel=3), CFG.token_dim, CFG.max_tokens).eval()
     local.load_state_dict({**plain.state_dict(), **{f"local_mix.{k}": v for k, v in local.local_mix.state_dict().items()}})
