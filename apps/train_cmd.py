@@ -45,6 +45,11 @@ from t2a_edge.core.masking import MASK_SCHEDULES
               help="Teacher/student: share of examples given a caption of any clip of their category [default: 0].")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Teacher/student: dropout on the backbone's attention and MLP outputs while training [default: 0].")
+@click.option("--rope-dims", type=click.IntRange(min=0), default=None,
+              help="Teacher: channels per attention head turned by rotary positions over the latent tokens "
+                   "[default: 0].")
+@click.option("--local-kernel", type=click.IntRange(min=0), default=None,
+              help="Teacher: odd window of revealed neighbours mapped into each latent position's input [default: 0].")
 @click.option("--until-step", type=click.IntRange(min=1), default=None,
               help="Stop (with a checkpoint) at this step; --resume continues the same schedule.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -53,7 +58,7 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
           distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule, clip_noise,
-          clip_energy_weight, category_captions, dropout, until_step, time_limit, device, quiet):
+          clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings
@@ -63,7 +68,8 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "crop_seconds": crop_seconds, "kl_weight": kl_weight, "loss_on_padding": loss_on_padding,
              "full_mask_share": full_mask_share, "mask_schedule": mask_schedule,
              "clip_noise": clip_noise, "clip_energy_weight": clip_energy_weight,
-             "category_captions": category_captions, "dropout": dropout}
+             "category_captions": category_captions, "dropout": dropout, "rope_dims": rope_dims,
+             "local_kernel": local_kernel}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
     folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,

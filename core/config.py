@@ -131,13 +131,12 @@ class ModelConfig:
 def preset(name: str) -> ModelConfig:
     """Named sizes: `tiny` for tests (seconds to train), `small` for the CPU-trained default."""
     if name == "small":
-        return ModelConfig(backbone=BackboneConfig(global_text=True, rope_dims=32, local_kernel=5), token_pca_power=0.5)
+        return ModelConfig(backbone=BackboneConfig(global_text=True), token_pca_power=0.5)
     if name == "tiny":
         return ModelConfig(
             codec=CodecConfig(encoder_width=32, encoder_layers=1, decoder_width=32, decoder_layers=1,
                               latent_dim=8),
-            backbone=BackboneConfig(width=32, depth=2, heads=2, text_tokens=16, global_text=True, rope_dims=8,
-                                    local_kernel=3),
+            backbone=BackboneConfig(width=32, depth=2, heads=2, text_tokens=16, global_text=True),
             head=HeadConfig(width=32, depth=2, noise_dim=16),
             max_seconds=2.0,
             token_pca_power=0.5,

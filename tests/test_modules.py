@@ -307,22 +307,22 @@ def test_rotary_positions_make_attention_relative_and_old_configs_have_none():
     tokens, known = torch.randn(1, 6, CFG.token_dim), torch.tensor([[1.0, 1.0, 1.0, 0.0, 1.0, 1.0]])
     reordered = tokens[:, [4, 0, 5, 3, 1, 2]]
     hidden_state = {}
-    for dims in (0, CFG.backbone.rope_dims):
+    for dims in (0, 8):
         bb = Backbone(dataclasses.replace(CFG.backbone, rope_dims=dims, local_kernel=0), CFG.token_dim,
                       CFG.max_tokens).eval()
         with torch.no_grad():
             bb.token_pos.zero_()
             hidden_state[dims] = (bb(text, mask, tokens, known)[0, 3], bb(text, mask, reordered, known)[0, 3])
     assert torch.allclose(*hidden_state[0], atol=1e-5)
-    assert not torch.allclose(*hidden_state[CFG.backbone.rope_dims], atol=1e-3)
+    assert not torch.allclose(*hidden_state[8], atol=1e-3)
 
     # A config written before the option existed builds the old backbone: same weights, no rotation.
-    assert CFG.backbone.rope_dims > 0 and preset("small").backbone.rope_dims > 0
+    roped = dataclasses.replace(CFG.backbone, rope_dims=8)
     legacy = ModelConfig.from_dict({**CFG.to_dict(), "backbone": {k: v for k, v in CFG.to_dict()["backbone"].items()
-                                                                 if k != "rope_dims"}})
-    assert legacy.backbone == BackboneConfig(**{**CFG.to_dict()["backbone"], "rope_dims": 0})
+                                                                 if k not in ("rope_dims", "local_kernel")}})
+    assert legacy.backbone == BackboneConfig(**{**CFG.to_dict()["backbone"], "rope_dims": 0, "local_kernel": 0})
     assert (Backbone(legacy.backbone, CFG.token_dim, CFG.max_tokens).state_dict().keys()
-            == Backbone(CFG.backbone, CFG.token_dim, CFG.max_tokens).state_dict().keys())
+            == Backbone(roped, CFG.token_dim, CFG.max_tokens).state_dict().keys())
     with pytest.raises(ValueError, match="rope_dims"):
         Backbone(dataclasses.replace(CFG.backbone, rope_dims=3), CFG.token_dim, CFG.max_tokens)
 

@@ -307,3 +307,35 @@ def test_category_captions_pool_the_captions_of_a_category():
     pooled = pairs(1.0)
     assert {(0, 1), (1, 0)} <= set(pooled)  # the dogs swap captions
     assert all((clip == 2) == (caption == 2) for clip, caption in pooled)  # never across categories
+
+
+def test_rotary_and_neighbour_teacher_from_the_cli_passes_its_backbone_on_and_converts(synthetic_corpus, tmp_path,
+                                                                                       tiny_runs, cli):
+    """`--rope-dims` and `--local-kernel` shape a teacher's backbone; its student keeps them (and refuses
+    its own), and an ONNX bundle of that student passes the converter's end-to-end check against torch."""
+    from t2a_edge.convert.bundle import E2E_SNR_DB
+    from t2a_edge.core.bundle import read_manifest
+    from t2a_edge.core.model import load_model
+
+    common = ["--data", str(synthetic_corpus), "--preset", "tiny", "--steps", "2", "--batch", "2",
+              "--checkpoint-every", "2", "--quiet"]
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    code, _, err = cli(["train", "teacher", "--out", str(teacher), "--init", str(tiny_runs["codec"]),
+                        "--rope-dims", "8", "--local-kernel", "3"] + common)
+    assert code == 0, err
+    assert log_records(teacher)[0]["settings"]["rope_dims"] == 8  # stored, so --resume keeps it
+    code, _, err = cli(["train", "student", "--out", str(student), "--init", str(teacher)] + common)
+    assert code == 0, err
+    backbone = load_model(student / "model").cfg.backbone
+    assert (backbone.rope_dims, backbone.local_kernel) == (8, 3)
+    code, _, err = cli(["train", "student", "--out", str(tmp_path / "s2"), "--init", str(teacher),
+                        "--rope-dims", "8"] + common)
+    assert code != 0 and "teacher settings" in err and "Traceback" not in err
+    code, _, err = cli(["train", "teacher", "--out", str(tmp_path / "t2"), "--init", str(tiny_runs["codec"]),
+                        "--local-kernel", "4"] + common)
+    assert code != 0 and "local_kernel must be odd" in err and "Traceback" not in err
+    bundle = tmp_path / "bundle"
+    code, _, err = cli(["convert", "--model", str(student), "--backend", "onnx", "--precision", "fp32",
+                        "--out", str(bundle)])
+    assert code == 0, err
+    assert read_manifest(bundle)["parity"]["end_to_end"]["snr_db"] >= E2E_SNR_DB

@@ -58,6 +58,10 @@ class Settings:
     # Teacher/student: dropout on the backbone's attention and MLP outputs while training, against
     # over-fitting 1,100 clips (the teacher's caption helps on training clips only: README).
     dropout: float = 0.0
+    # Teacher: the backbone's rotary position channels per head and its window of revealed
+    # neighbours (core.config.BackboneConfig); a student takes its teacher's backbone as it is.
+    rope_dims: int = 0
+    local_kernel: int = 0
     checkpoint_every: int = 500
     log_every: int = 10
 
@@ -160,8 +164,12 @@ def build(settings: Settings, cfg: ModelConfig):
     source = load_model(init)
     if settings.stage == "teacher":
         # The backbone and heads come from the preset; only the codec's shape comes from --init.
-        cfg = dataclasses.replace(cfg, codec=source.cfg.codec)
-        model = T2AModel(cfg, diffusion_head=True, energy_head=False)
+        backbone = dataclasses.replace(cfg.backbone, rope_dims=settings.rope_dims, local_kernel=settings.local_kernel)
+        cfg = dataclasses.replace(cfg, codec=source.cfg.codec, backbone=backbone)
+        try:
+            model = T2AModel(cfg, diffusion_head=True, energy_head=False)
+        except ValueError as exc:  # a backbone option out of range for this preset
+            raise T2AError(str(exc)) from None
         model.codec.load_state_dict(source.codec.state_dict())
         model.codec.requires_grad_(False)
         model.fit_token_scale()
@@ -171,6 +179,8 @@ def build(settings: Settings, cfg: ModelConfig):
     if settings.stage == "student":
         if source.diffusion_head is None:
             raise T2AError(f"{init} is not a teacher model: the student starts from a trained teacher")
+        if settings.rope_dims or settings.local_kernel:
+            raise T2AError("--rope-dims and --local-kernel are teacher settings: a student keeps its teacher's backbone")
         head = source.cfg.head
         if not 0 <= settings.clip_noise <= head.noise_dim:
             raise T2AError(f"--clip-noise {settings.clip_noise}: the head has {head.noise_dim} noise channels")
