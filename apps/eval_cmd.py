@@ -411,8 +411,11 @@ def _finish_reconstructions(rows, json_path, table_path, **meta) -> None:
 @click.option("--batches", type=int, default=40, show_default=True, help="Fixed batches of 16 clips to average.")
 @click.option("--full-mask-share", type=click.FloatRange(0, 1), default=1.0, show_default=True,
               help="Share of examples with every token hidden (1: the one-step state).")
+@click.option("--hidden-share", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Instead of the training masks, hide this share of every clip's tokens at random positions "
+                   "(0.1 against 1: how much the model draws on revealed tokens).")
 @click.option("--json", "json_path", default=None, metavar="FILE", help="Write the figures as JSON ('-' for stdout).")
-def heldout(model, data, split, batches, full_mask_share, json_path):
+def heldout(model, data, split, batches, full_mask_share, hidden_share, json_path):
     """The model's own training loss on clips it never saw: own caption, another clip's, none.
 
     A training loss that falls while this one rises is over-fitting; `caption gain` is how much
@@ -427,7 +430,7 @@ def heldout(model, data, split, batches, full_mask_share, json_path):
     if batches < 1:
         raise T2AError("--batches must be at least 1")
     result = heldout_loss(resolve_model_dir(model), str(data or corpus_dir()), split, batches,
-                          full_mask_share=full_mask_share)
+                          full_mask_share=full_mask_share, hidden_share=hidden_share)
     result["model"] = str(model)
     text = (f"| model | {result['loss']} loss, own caption | another clip's caption | null text | caption gain |\n"
             f"|---|---:|---:|---:|---:|\n| {model} ({result['kind']}, {result['clips']} {split} clips) | "

@@ -36,3 +36,19 @@ def test_heldout_refuses_a_codec_and_bad_counts(tiny_runs, synthetic_corpus, cap
         assert exit_info.value.code != 0
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
+
+
+def test_hidden_share_replaces_the_training_masks(tiny_runs, synthetic_corpus, tmp_path):
+    """--hidden-share 1 is the one-step state (the default full mask); a smaller share scores fewer,
+    different positions with the rest revealed, and is recorded."""
+    from t2a_edge.apps.cli import main
+    from t2a_edge.train.heldout import heldout_loss
+
+    folder = tiny_runs["teacher"] / "model"
+    everything = heldout_loss(folder, str(synthetic_corpus), batches=3, hidden_share=1.0)
+    assert everything["own"] == heldout_loss(folder, str(synthetic_corpus), batches=3)["own"]
+    out = tmp_path / "tenth.json"
+    main(["eval", "heldout", "--model", str(tiny_runs["teacher"]), "--data", str(synthetic_corpus),
+          "--batches", "3", "--hidden-share", "0.1", "--json", str(out)])
+    tenth = json.loads(out.read_text())
+    assert tenth["hidden_share"] == 0.1 and math.isfinite(tenth["own"]) and tenth["own"] != everything["own"]
