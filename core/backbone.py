@@ -81,9 +81,8 @@ class Backbone(nn.Module):
             raise ValueError(f"local_kernel must be odd, not {cfg.local_kernel}")
         if cfg.local_kernel:
             # A linear map of the revealed neighbours' embeddings at offsets -r..r, added to every
-            # position's input: a revealed neighbour predicts a token far better than anything else
-            # (linear interpolation explains 77% of a token's variance), and attention did not learn
-            # to find neighbours in a CPU-sized run. A dense map at the usual init, not per-channel
+            # position's input: a revealed neighbour predicts a token better than anything else, and
+            # attention did not learn to find neighbours in a CPU-sized run. A dense map at the usual init, not per-channel
             # weights from zero: with Adam at 3e-4 a weight moves ~0.6 in 2000 steps at most, too
             # little for a per-channel weight to grow from 0 to 1.
             self.local_mix = nn.Linear(cfg.local_kernel * w, w)
