@@ -82,9 +82,9 @@ class Backbone(nn.Module):
         if cfg.local_kernel:
             # A linear map of the revealed neighbours' embeddings at offsets -r..r, added to every
             # position's input: a revealed neighbour predicts a token better than anything else, and
-            # attention did not learn to find neighbours in a CPU-sized run. A dense map at the usual init, not per-channel
-            # weights from zero: with Adam at 3e-4 a weight moves ~0.6 in 2000 steps at most, too
-            # little for a per-channel weight to grow from 0 to 1.
+            # attention did not learn to find neighbours in a CPU-sized run (README: v17). A dense
+            # map at the usual init, not per-channel weights from zero: with Adam at 3e-4 a weight
+            # moves ~0.6 in 2000 steps at most, too little for a per-channel weight to reach 1.
             self.local_mix = nn.Linear(cfg.local_kernel * w, w)
         if cfg.rope_dims % 2 or cfg.rope_dims > w // cfg.heads:
             raise ValueError(f"rope_dims must be even and at most the head width {w // cfg.heads}, not {cfg.rope_dims}")
@@ -102,10 +102,10 @@ class Backbone(nn.Module):
         """text (B, L, 384), text_mask (B, L), tokens (B, N, D), known (B, N) -> z (B, N, W)."""
         n = tokens.shape[1]
         x_text = self.text_proj(text) + self.text_pos
-        embedded = self.token_proj(tokens)
-        x_tokens = torch.where(known[..., None] > 0.5, embedded, self.mask_token)
+        embedded, revealed = self.token_proj(tokens), known[..., None] > 0.5
+        x_tokens = torch.where(revealed, embedded, self.mask_token)
         if self.cfg.local_kernel:
-            x_tokens = x_tokens + self.neighbours(torch.where(known[..., None] > 0.5, embedded, 0.0))
+            x_tokens = x_tokens + self.neighbours(torch.where(revealed, embedded, 0.0))
         x_tokens = x_tokens + self.token_pos[:n]
         if self.cfg.global_text:
             sentence = self.sentence(text, text_mask)

@@ -332,7 +332,8 @@ def test_local_neighbour_path_reads_only_revealed_neighbours_and_is_additive():
     plain_cfg = dataclasses.replace(CFG.backbone, rope_dims=0, local_kernel=0)
     plain = Backbone(plain_cfg, CFG.token_dim, CFG.max_tokens).eval()
     local = Backbone(dataclasses.replace(plain_cfg, local_kernel=3), CFG.token_dim, CFG.max_tokens).eval()
-    local.load_state_dict({**plain.state_dict(), **{f"local_mix.{k}": v for k, v in local.local_mix.state_dict().items()}})
+    own = {f"local_mix.{k}": v for k, v in local.local_mix.state_dict().items()}
+    local.load_state_dict({**plain.state_dict(), **own})
     text, mask = torch.randn(1, CFG.backbone.text_tokens, 384), torch.ones(1, CFG.backbone.text_tokens)
     tokens, known = torch.randn(1, 8, CFG.token_dim), torch.tensor([[1.0, 0, 1, 0, 0, 0, 1, 1]])
     with torch.no_grad():
@@ -341,7 +342,8 @@ def test_local_neighbour_path_reads_only_revealed_neighbours_and_is_additive():
         # Swapping two revealed tokens: position 1 has one of them as a neighbour, so its state moves
         # with the local path; the plain backbone (no position signal left) does not notice.
         swapped = tokens[:, [0, 1, 6, 3, 4, 5, 2, 7]]
-        assert torch.allclose(plain(text, mask, swapped, known)[0, 1], plain(text, mask, tokens, known)[0, 1], atol=1e-5)
+        assert torch.allclose(plain(text, mask, swapped, known)[0, 1], plain(text, mask, tokens, known)[0, 1],
+                              atol=1e-5)
         assert not torch.allclose(local(text, mask, swapped, known)[0, 1], local(text, mask, tokens, known)[0, 1],
                                   atol=1e-3)
         # A hidden neighbour's value is never read.

@@ -180,7 +180,8 @@ def build(settings: Settings, cfg: ModelConfig):
         if source.diffusion_head is None:
             raise T2AError(f"{init} is not a teacher model: the student starts from a trained teacher")
         if settings.rope_dims or settings.local_kernel:
-            raise T2AError("--rope-dims and --local-kernel are teacher settings: a student keeps its teacher's backbone")
+            raise T2AError("--rope-dims and --local-kernel are teacher settings: "
+                           "a student keeps its teacher's backbone")
         head = source.cfg.head
         if not 0 <= settings.clip_noise <= head.noise_dim:
             raise T2AError(f"--clip-noise {settings.clip_noise}: the head has {head.noise_dim} noise channels")
