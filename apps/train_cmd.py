@@ -50,6 +50,9 @@ from t2a_edge.core.masking import MASK_SCHEDULES
                    "[default: 0].")
 @click.option("--local-kernel", type=click.IntRange(min=0), default=None,
               help="Teacher: odd window of revealed neighbours mapped into each latent position's input [default: 0].")
+@click.option("--shift-views", type=click.IntRange(1, 16), default=None,
+              help="Teacher/student: encode each training clip at this many sub-token offsets and draw one per "
+                   "example [default: 1].")
 @click.option("--until-step", type=click.IntRange(min=1), default=None,
               help="Stop (with a checkpoint) at this step; --resume continues the same schedule.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -57,8 +60,9 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
-          distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule, clip_noise,
-          clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, until_step, time_limit, device, quiet):
+          distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
+          clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, shift_views,
+          until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings
@@ -69,7 +73,7 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "full_mask_share": full_mask_share, "mask_schedule": mask_schedule,
              "clip_noise": clip_noise, "clip_energy_weight": clip_energy_weight,
              "category_captions": category_captions, "dropout": dropout, "rope_dims": rope_dims,
-             "local_kernel": local_kernel}
+             "local_kernel": local_kernel, "shift_views": shift_views}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
     folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,

@@ -309,6 +309,65 @@ def test_category_captions_pool_the_captions_of_a_category():
     assert all((clip == 2) == (caption == 2) for clip, caption in pooled)  # never across categories
 
 
+def test_shift_views_encode_every_clip_at_later_offsets(synthetic_corpus, tiny_runs):
+    """With --shift-views 3 each clip is also encoded from 1/3 and 2/3 of a token in: other tokens
+    from the same sound, while view 0 is the clip's usual encoding."""
+    from t2a_edge.core.model import load_model
+    from t2a_edge.core.text import TextEncoder
+    from t2a_edge.core.tokenizer import Tokenizer
+    from t2a_edge.train.data import AudioBank, TokenBank
+
+    model = load_model(tiny_runs["teacher"] / "model")
+    audio = AudioBank(str(synthetic_corpus), "train", show_progress=False)
+    parts = (model, TextEncoder.pretrained(), Tokenizer(model.cfg.backbone.text_tokens), False)
+    plain, shifted = TokenBank(audio, *parts), TokenBank(audio, *parts, shift_views=3)
+    assert all(torch.equal(a, b) for a, b in zip(plain.tokens, shifted.tokens))
+    assert len(plain.shifted[0]) == 0 and len(shifted.shifted[0]) == 2
+    offset = 2 * model.cfg.token_samples // 3
+    with torch.inference_mode():
+        expected = model.tokens_from_latents(model.codec.encode(torch.from_numpy(audio.audio[0][offset:])[None]))[0]
+    view = shifted.shifted[0][1]
+    assert torch.allclose(view, expected)
+    n = min(len(view), len(plain.tokens[0]))
+    assert (view[:n] - plain.tokens[0][:n]).abs().mean() > 0.05 * plain.tokens[0].abs().mean()
+
+
+def test_shift_views_draw_every_view():
+    """Batches draw among all of a clip's views; with one view only the clip's usual tokens."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from t2a_edge.train.data import TokenBank
+
+    bank = TokenBank.__new__(TokenBank)
+    bank.clips = [SimpleNamespace(category="dog", captions=["a dog barks"])]
+    bank.tokens, bank.shifted = [torch.zeros(6, 4)], [[torch.ones(6, 4), torch.full((6, 4), 2.0)]]
+    bank.silence = torch.zeros(4)
+    bank.caption_index = {"a dog barks": 0}
+    bank.text, bank.text_mask = torch.zeros(1, 2, 8), torch.ones(1, 2)
+    bank.max_tokens = 6
+
+    def views(shift_views):
+        bank.shift_views = shift_views
+        rng = np.random.default_rng(0)
+        return {int(t[0, 0]) for _ in range(20) for t in bank.batch(rng, 8)["tokens"]}
+
+    assert views(3) == {0, 1, 2}
+    assert views(1) == {0}
+
+
+def test_shift_views_from_the_cli_are_stored_and_checked(synthetic_corpus, tmp_path, tiny_runs, cli):
+    common = ["--data", str(synthetic_corpus), "--preset", "tiny", "--steps", "2", "--batch", "2",
+              "--checkpoint-every", "2", "--quiet", "--init", str(tiny_runs["teacher"])]
+    code, _, err = cli(["train", "student", "--out", str(tmp_path / "s"), "--shift-views", "2"] + common)
+    assert code == 0, err
+    assert log_records(tmp_path / "s")[0]["settings"]["shift_views"] == 2  # stored, so --resume keeps it
+    code, _, err = cli(["train", "student", "--out", str(tmp_path / "s0"), "--shift-views", "0"] + common)
+    assert code == 2 and "--shift-views" in err and "Traceback" not in err
+    assert not (tmp_path / "s0").exists()
+
+
 def test_rotary_and_neighbour_teacher_from_the_cli_passes_its_backbone_on_and_converts(synthetic_corpus, tmp_path,
                                                                                        tiny_runs, cli):
     """`--rope-dims` and `--local-kernel` shape a teacher's backbone; its student keeps them (and refuses

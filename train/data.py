@@ -57,14 +57,24 @@ class AudioBank:
 class TokenBank:
     """Latent tokens of every clip (from the frozen codec) and text states of every caption."""
 
-    def __init__(self, audio: AudioBank, model, text_encoder, tokenizer, show_progress: bool = True):
+    shift_views = 1
+
+    def __init__(self, audio: AudioBank, model, text_encoder, tokenizer, show_progress: bool = True,
+                 shift_views: int = 1):
+        """`shift_views` > 1 also encodes every clip that many times less one, each starting a further
+        1/shift_views of a token later: the codec's frames fall on other samples, so the same sound gives
+        other token sequences (a half-token shift moves tokens by ~0.7 of their spread)."""
         self.clips = audio.clips
         codec = model.codec.eval()
-        self.tokens = []
+        self.shift_views = shift_views
+        self.tokens, self.shifted = [], []
+        offsets = [view * model.cfg.token_samples // shift_views for view in range(1, shift_views)]
         with torch.inference_mode():
             for wave in tqdm(audio.audio, desc="encoding latents", disable=not show_progress, leave=False):
-                latents = codec.encode(torch.from_numpy(wave)[None])
-                self.tokens.append(model.tokens_from_latents(latents)[0].clone())
+                views = [model.tokens_from_latents(codec.encode(torch.from_numpy(wave[offset:])[None]))[0].clone()
+                         for offset in [0] + offsets]
+                self.tokens.append(views[0])
+                self.shifted.append(views[1:])
             # Clips shorter than a batch's length are padded with the tokens of silence.
             silence = codec.encode(torch.zeros(1, model.cfg.token_samples * 2))
             self.silence = model.tokens_from_latents(silence)[0, 0].clone()
@@ -100,6 +110,9 @@ class TokenBank:
         caption_rows = []
         for row, index in enumerate(indices):
             clip_tokens = self.tokens[index]
+            if self.shift_views > 1:  # no draw with one view: the old stream stays
+                view = int(rng.integers(0, self.shift_views))
+                clip_tokens = self.shifted[index][view - 1] if view else clip_tokens
             if len(clip_tokens) > n:
                 start = int(rng.integers(0, len(clip_tokens) - n + 1))
                 tokens[row] = clip_tokens[start:start + n]

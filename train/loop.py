@@ -89,7 +89,7 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
         from t2a_edge.core.tokenizer import Tokenizer
 
         bank = TokenBank(audio, model, TextEncoder.pretrained(), Tokenizer(cfg.backbone.text_tokens),
-                         show_progress and ctx.is_main)
+                         show_progress and ctx.is_main, settings.shift_views)
     if not resume:
         prepare(settings, model, bank)
 

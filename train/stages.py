@@ -62,6 +62,9 @@ class Settings:
     # neighbours (core.config.BackboneConfig); a student takes its teacher's backbone as it is.
     rope_dims: int = 0
     local_kernel: int = 0
+    # Teacher/student: each training clip encoded at this many sub-token offsets, one drawn per
+    # example (data.TokenBank), for more distinct token sequences from the same clips.
+    shift_views: int = 1
     checkpoint_every: int = 500
     log_every: int = 10
 
