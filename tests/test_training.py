@@ -158,6 +158,7 @@ def test_padding_is_marked_and_left_out_of_the_loss_when_asked():
 
     bank = TokenBank.__new__(TokenBank)
     bank.tokens = [torch.ones(12, 4), torch.ones(5, 4)]  # a long clip and a short one
+    bank.shifted = [[], []]
     bank.silence = torch.zeros(4)
     bank.clips = [SimpleNamespace(captions=["long"]), SimpleNamespace(captions=["short"])]
     bank.caption_index = {"long": 0, "short": 1}
@@ -284,6 +285,7 @@ def test_category_captions_pool_the_captions_of_a_category():
     clips = [("dog", ["a dog barks"]), ("dog", ["a puppy yaps"]), ("rain", ["rain on a roof"])]
     bank.clips = [SimpleNamespace(category=c, captions=caps) for c, caps in clips]
     bank.tokens = [torch.full((6, 4), float(i)) for i in range(3)]
+    bank.shifted = [[], [], []]
     bank.silence = torch.zeros(4)
     bank.caption_index = {caps[0]: i for i, (_, caps) in enumerate(clips)}
     bank.text = torch.arange(3, dtype=torch.float32)[:, None, None].expand(3, 2, 8).clone()
@@ -342,14 +344,15 @@ def test_shift_views_draw_every_view():
 
     bank = TokenBank.__new__(TokenBank)
     bank.clips = [SimpleNamespace(category="dog", captions=["a dog barks"])]
-    bank.tokens, bank.shifted = [torch.zeros(6, 4)], [[torch.ones(6, 4), torch.full((6, 4), 2.0)]]
+    bank.tokens = [torch.zeros(6, 4)]
+    other_views = [torch.ones(6, 4), torch.full((6, 4), 2.0)]
     bank.silence = torch.zeros(4)
     bank.caption_index = {"a dog barks": 0}
     bank.text, bank.text_mask = torch.zeros(1, 2, 8), torch.ones(1, 2)
     bank.max_tokens = 6
 
     def views(shift_views):
-        bank.shift_views = shift_views
+        bank.shifted = [other_views[:shift_views - 1]]
         rng = np.random.default_rng(0)
         return {int(t[0, 0]) for _ in range(20) for t in bank.batch(rng, 8)["tokens"]}
 

@@ -57,8 +57,6 @@ class AudioBank:
 class TokenBank:
     """Latent tokens of every clip (from the frozen codec) and text states of every caption."""
 
-    shift_views = 1
-
     def __init__(self, audio: AudioBank, model, text_encoder, tokenizer, show_progress: bool = True,
                  shift_views: int = 1):
         """`shift_views` > 1 also encodes every clip that many times less one, each starting a further
@@ -66,8 +64,7 @@ class TokenBank:
         other token sequences (a half-token shift moves tokens by ~0.7 of their spread)."""
         self.clips = audio.clips
         codec = model.codec.eval()
-        self.shift_views = shift_views
-        self.tokens, self.shifted = [], []
+        self.tokens, self.shifted = [], []  # shifted[i]: clip i's other views (none by default)
         offsets = [view * model.cfg.token_samples // shift_views for view in range(1, shift_views)]
         with torch.inference_mode():
             for wave in tqdm(audio.audio, desc="encoding latents", disable=not show_progress, leave=False):
@@ -110,8 +107,8 @@ class TokenBank:
         caption_rows = []
         for row, index in enumerate(indices):
             clip_tokens = self.tokens[index]
-            if self.shift_views > 1:  # no draw with one view: the old stream stays
-                view = int(rng.integers(0, self.shift_views))
+            if self.shifted[index]:  # no draw with one view: the old stream stays
+                view = int(rng.integers(0, 1 + len(self.shifted[index])))
                 clip_tokens = self.shifted[index][view - 1] if view else clip_tokens
             if len(clip_tokens) > n:
                 start = int(rng.integers(0, len(clip_tokens) - n + 1))
