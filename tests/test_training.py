@@ -371,9 +371,9 @@ def test_shift_views_from_the_cli_are_stored_and_checked(synthetic_corpus, tmp_p
     assert not (tmp_path / "s0").exists()
 
 
-def test_rotary_and_neighbour_teacher_from_the_cli_passes_its_backbone_on_and_converts(synthetic_corpus, tmp_path,
-                                                                                       tiny_runs, cli):
-    """`--rope-dims` and `--local-kernel` shape a teacher's backbone; its student keeps them (and refuses
+def test_teacher_backbone_and_patch_from_the_cli_pass_to_its_student_and_convert(synthetic_corpus, tmp_path,
+                                                                                   tiny_runs, cli):
+    """`--rope-dims`, `--local-kernel` and `--patch` shape a teacher; its student keeps them (and refuses
     its own), and an ONNX bundle of that student passes the converter's end-to-end check against torch."""
     from t2a_edge.convert.bundle import E2E_SNR_DB
     from t2a_edge.core.bundle import read_manifest
@@ -383,16 +383,19 @@ def test_rotary_and_neighbour_teacher_from_the_cli_passes_its_backbone_on_and_co
               "--checkpoint-every", "2", "--quiet"]
     teacher, student = tmp_path / "teacher", tmp_path / "student"
     code, _, err = cli(["train", "teacher", "--out", str(teacher), "--init", str(tiny_runs["codec"]),
-                        "--rope-dims", "8", "--local-kernel", "3"] + common)
+                        "--rope-dims", "8", "--local-kernel", "3", "--patch", "4"] + common)
     assert code == 0, err
-    assert log_records(teacher)[0]["settings"]["rope_dims"] == 8  # stored, so --resume keeps it
+    stored = log_records(teacher)[0]["settings"]  # stored, so --resume keeps them
+    assert (stored["rope_dims"], stored["patch"]) == (8, 4)
     code, _, err = cli(["train", "student", "--out", str(student), "--init", str(teacher)] + common)
     assert code == 0, err
-    backbone = load_model(student / "model").cfg.backbone
-    assert (backbone.rope_dims, backbone.local_kernel) == (8, 3)
-    code, _, err = cli(["train", "student", "--out", str(tmp_path / "s2"), "--init", str(teacher),
-                        "--rope-dims", "8"] + common)
-    assert code != 0 and "teacher settings" in err and "Traceback" not in err
+    student_cfg = load_model(student / "model").cfg
+    assert (student_cfg.backbone.rope_dims, student_cfg.backbone.local_kernel) == (8, 3)
+    assert student_cfg.patch == 4 and student_cfg.token_dim == 4 * student_cfg.codec.latent_dim
+    for flag in ("--rope-dims", "--patch"):
+        code, _, err = cli(["train", "student", "--out", str(tmp_path / "s2"), "--init", str(teacher),
+                            flag, "8"] + common)
+        assert code != 0 and "teacher settings" in err and "Traceback" not in err
     code, _, err = cli(["train", "teacher", "--out", str(tmp_path / "t2"), "--init", str(tiny_runs["codec"]),
                         "--local-kernel", "4"] + common)
     assert code != 0 and "local_kernel must be odd" in err and "Traceback" not in err

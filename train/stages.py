@@ -62,6 +62,9 @@ class Settings:
     # neighbours (core.config.BackboneConfig); a student takes its teacher's backbone as it is.
     rope_dims: int = 0
     local_kernel: int = 0
+    # Teacher: latent frames per token (core.config.ModelConfig.patch). A student samples every
+    # token on its own at K = 1, so a token is the longest stretch of sound it keeps whole.
+    patch: int = 2
     # Teacher/student: each training clip encoded at this many sub-token offsets, one drawn per
     # example (data.TokenBank), for more distinct token sequences from the same clips.
     shift_views: int = 1
@@ -168,7 +171,7 @@ def build(settings: Settings, cfg: ModelConfig):
     if settings.stage == "teacher":
         # The backbone and heads come from the preset; only the codec's shape comes from --init.
         backbone = dataclasses.replace(cfg.backbone, rope_dims=settings.rope_dims, local_kernel=settings.local_kernel)
-        cfg = dataclasses.replace(cfg, codec=source.cfg.codec, backbone=backbone)
+        cfg = dataclasses.replace(cfg, codec=source.cfg.codec, backbone=backbone, patch=settings.patch)
         try:
             model = T2AModel(cfg, diffusion_head=True, energy_head=False)
         except ValueError as exc:  # a backbone option out of range for this preset
@@ -182,9 +185,9 @@ def build(settings: Settings, cfg: ModelConfig):
     if settings.stage == "student":
         if source.diffusion_head is None:
             raise T2AError(f"{init} is not a teacher model: the student starts from a trained teacher")
-        if settings.rope_dims or settings.local_kernel:
-            raise T2AError("--rope-dims and --local-kernel are teacher settings: "
-                           "a student keeps its teacher's backbone")
+        if settings.rope_dims or settings.local_kernel or settings.patch != Settings.patch:
+            raise T2AError("--rope-dims, --local-kernel and --patch are teacher settings: "
+                           "a student keeps its teacher's backbone and tokens")
         head = source.cfg.head
         if not 0 <= settings.clip_noise <= head.noise_dim:
             raise T2AError(f"--clip-noise {settings.clip_noise}: the head has {head.noise_dim} noise channels")
