@@ -287,9 +287,12 @@ def codec(model, out, data, split, limit, json_path, table_path, threads):
               help="Manifest split whose clips supply the tokens.")
 @click.option("--seconds", type=float, default=None, help="Length of each arranged clip [default: the model's].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Base seed; each clip's also depends on its id.")
+@click.option("--runs", default="", metavar="L,...",
+              help="Also score clips built from runs of L consecutive tokens of random clips of the category "
+                   "(what a token-by-token sampler would score with L-times-longer tokens).")
 @click.option("--out", default=None, metavar="DIR", help="Keep the arranged clips here as <row>/<id>.wav.")
 @common_options
-def coherence(model, pool_split, seconds, seed, out, data, split, limit, json_path, table_path, threads):
+def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, json_path, table_path, threads):
     """Real training tokens arranged three ways: whole clips, shuffled in time, mixed across a category.
 
     Each test clip gets tokens of training clips of its category, decoded by the model's codec. The
@@ -303,6 +306,12 @@ def coherence(model, pool_split, seconds, seed, out, data, split, limit, json_pa
     from t2a_edge.train.manifest import read_manifest
 
     check_inputs(seconds, json_path, table_path)
+    try:
+        run_lengths = [int(part) for part in runs.split(",")] if runs else []
+    except ValueError:
+        raise T2AError(f"--runs takes whole numbers separated by commas, got '{runs}'") from None
+    if any(length < 1 for length in run_lengths):
+        raise T2AError("--runs lengths must be at least 1")
     tta = generation.load_model(model, "torch")
     backend = tta.backend
     if not hasattr(backend, "encode_tokens"):
@@ -318,11 +327,17 @@ def coherence(model, pool_split, seconds, seed, out, data, split, limit, json_pa
         click.echo(f"warning: {len(session.items) - len(items)} {split} clip(s) left out: no '{pool_split}' clip "
                    "of their category", err=True)
     arranged = {item.id: arrangements.arrange(pools[item.category], n, seed, item.id) for item in items}
+    labels = dict(arrangements.ARRANGEMENTS)
+    for length in run_lengths:
+        labels[f"runs{length}"] = arrangements.run_label(length)
+        for item in items:
+            arranged[item.id][f"runs{length}"] = arrangements.arrange_runs(pools[item.category], n, length, seed,
+                                                                         item.id)
     rows = []
     with output_folder(out) as folder:
         rows.append(reconstruction_row(session, "codec reconstruction (ceiling)", tta.codec_roundtrip,
                                        folder / "codec"))
-        for key, label in arrangements.ARRANGEMENTS.items():
+        for key, label in labels.items():
             files = []
             (folder / key).mkdir(parents=True, exist_ok=True)
             for item in items:
