@@ -293,7 +293,8 @@ def codec(model, out, data, split, limit, json_path, table_path, threads):
 @click.option("--out", default=None, metavar="DIR", help="Keep the arranged clips here as <row>/<id>.wav.")
 @common_options
 def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, json_path, table_path, threads):
-    """Real training tokens arranged three ways: whole clips, shuffled in time, mixed across a category.
+    """Real training tokens arranged three ways: whole clips, shuffled in time, mixed across a category
+    (with --runs, also mixed in runs of L tokens).
 
     Each test clip gets tokens of training clips of its category, decoded by the model's codec. The
     "mixed" row is what a sampler that draws every token on its own (a student at K = 1) scores if

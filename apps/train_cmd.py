@@ -51,7 +51,7 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--local-kernel", type=click.IntRange(min=0), default=None,
               help="Teacher: odd window of revealed neighbours mapped into each latent position's input [default: 0].")
 @click.option("--patch", type=click.IntRange(1, 32), default=None,
-              help="Teacher: latent frames per token (20 ms each) [default: 2].")
+              help="Teacher: latent frames per token (20 ms each with the shipped codec) [default: 2].")
 @click.option("--shift-views", type=click.IntRange(1, 16), default=None,
               help="Teacher/student: encode each training clip at this many sub-token offsets and draw one per "
                    "example [default: 1].")
