@@ -121,6 +121,17 @@ def finish(rows, json_path, table_path, extra_tables=(), **meta) -> None:
     report.write_outputs({**meta, "rows": rows}, text, json_path, table_path)
 
 
+def whole_numbers(text: str, option: str, minimum: int) -> list[int]:
+    """A comma-separated option value as whole numbers, each at least `minimum`, or one clear error."""
+    try:
+        numbers = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise T2AError(f"{option} takes whole numbers separated by commas, got '{text}'") from None
+    if min(numbers) < minimum:
+        raise T2AError(f"{option} must list counts >= {minimum}")
+    return numbers
+
+
 @contextlib.contextmanager
 def output_folder(out):
     """The folder generated audio goes to: `--out`, or a temporary one removed afterwards."""
@@ -307,12 +318,7 @@ def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, j
     from t2a_edge.train.manifest import read_manifest
 
     check_inputs(seconds, json_path, table_path)
-    try:
-        run_lengths = [int(part) for part in runs.split(",")] if runs else []
-    except ValueError:
-        raise T2AError(f"--runs takes whole numbers separated by commas, got '{runs}'") from None
-    if any(length < 1 for length in run_lengths):
-        raise T2AError("--runs lengths must be at least 1")
+    run_lengths = whole_numbers(runs, "--runs", minimum=1) if runs else []
     tta = generation.load_model(model, "torch")
     backend = tta.backend
     if not hasattr(backend, "encode_tokens"):
@@ -356,12 +362,7 @@ def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, j
 @common_options
 def phase(iterations, data, split, limit, json_path, table_path, threads):
     """How much the codec's phase recovery costs: real clips rebuilt from their true STFT magnitudes."""
-    try:
-        counts = [int(part) for part in iterations.split(",")]
-    except ValueError:
-        raise T2AError(f"--iterations takes whole numbers separated by commas, got '{iterations}'") from None
-    if not counts or min(counts) < 0:
-        raise T2AError("--iterations must list counts >= 0")
+    counts = whole_numbers(iterations, "--iterations", minimum=0)
     check_inputs(json_path=json_path, table_path=table_path)
     import numpy as np
     import torch
