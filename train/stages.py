@@ -64,7 +64,7 @@ class Settings:
     local_kernel: int = 0
     # Teacher: latent frames per token (core.config.ModelConfig.patch). A student samples every
     # token on its own at K = 1, so a token is the longest stretch of sound it keeps whole.
-    patch: int = 2
+    patch: int = ModelConfig.patch
     # Teacher/student: each training clip encoded at this many sub-token offsets, one drawn per
     # example (data.TokenBank), for more distinct token sequences from the same clips.
     shift_views: int = 1
