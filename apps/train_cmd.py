@@ -50,6 +50,10 @@ from t2a_edge.core.masking import MASK_SCHEDULES
                    "[default: 0].")
 @click.option("--local-kernel", type=click.IntRange(min=0), default=None,
               help="Teacher: odd window of revealed neighbours mapped into each latent position's input [default: 0].")
+@click.option("--downsample", type=click.IntRange(1, 32), default=None,
+              help="Codec: 10 ms spectral frames per latent frame [default: 2].")
+@click.option("--latent-dim", type=click.IntRange(1, 1024), default=None,
+              help="Codec: latent channels (PCA components) per latent frame [default: 64].")
 @click.option("--patch", type=click.IntRange(1, 32), default=None,
               help="Teacher: latent frames per token (20 ms each with the shipped codec) [default: 2].")
 @click.option("--shift-views", type=click.IntRange(1, 16), default=None,
@@ -63,8 +67,8 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
           distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
-          clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, patch, shift_views,
-          until_step, time_limit, device, quiet):
+          clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, downsample, latent_dim,
+          patch, shift_views, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings
@@ -75,7 +79,8 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "full_mask_share": full_mask_share, "mask_schedule": mask_schedule,
              "clip_noise": clip_noise, "clip_energy_weight": clip_energy_weight,
              "category_captions": category_captions, "dropout": dropout, "rope_dims": rope_dims,
-             "local_kernel": local_kernel, "patch": patch, "shift_views": shift_views}
+             "local_kernel": local_kernel, "downsample": downsample,
+             "latent_dim": latent_dim, "patch": patch, "shift_views": shift_views}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
     folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,

@@ -404,3 +404,32 @@ def test_teacher_backbone_and_patch_from_the_cli_pass_to_its_student_and_convert
                         "--out", str(bundle)])
     assert code == 0, err
     assert read_manifest(bundle)["parity"]["end_to_end"]["snr_db"] >= E2E_SNR_DB
+
+
+def test_codec_frame_shape_from_the_cli_reaches_the_codec_and_its_teacher(synthetic_corpus, tmp_path, tiny_runs, cli):
+    """`train codec --downsample --latent-dim` shape the codec (stored, so --resume keeps them); its
+    teacher tokenises with that codec, and a teacher or student refuses the codec settings."""
+    from t2a_edge.core.model import load_model
+
+    common = ["--data", str(synthetic_corpus), "--preset", "tiny", "--steps", "2", "--batch", "2",
+              "--checkpoint-every", "2", "--quiet"]
+    codec, teacher = tmp_path / "codec", tmp_path / "teacher"
+    code, _, err = cli(["train", "codec", "--out", str(codec), "--downsample", "4", "--latent-dim", "6",
+                        "--crop-seconds", "0.5"] + common)
+    assert code == 0, err
+    stored = log_records(codec)[0]["settings"]
+    assert (stored["downsample"], stored["latent_dim"]) == (4, 6)
+    codec_cfg = load_model(codec / "model").cfg.codec
+    assert (codec_cfg.downsample, codec_cfg.latent_dim, codec_cfg.frame_samples) == (4, 6, 4 * codec_cfg.hop)
+    code, _, err = cli(["train", "teacher", "--out", str(teacher), "--init", str(codec)] + common)
+    assert code == 0, err
+    teacher_cfg = load_model(teacher / "model").cfg
+    assert teacher_cfg.codec == codec_cfg and teacher_cfg.token_dim == 2 * 6
+    code, _, err = cli(["generate", "a dog barks", "--model", str(teacher), "--seconds", "0.5", "--steps", "2",
+                        "--teacher-steps", "2", "--output", str(tmp_path / "dog.wav")])
+    assert code == 0, err
+    assert (tmp_path / "dog.wav").stat().st_size > 1000
+    for stage, init in (("teacher", codec), ("student", teacher)):
+        code, _, err = cli(["train", stage, "--out", str(tmp_path / f"{stage}2"), "--init", str(init),
+                            "--downsample", "8"] + common)
+        assert code != 0 and "codec settings" in err and "Traceback" not in err

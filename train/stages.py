@@ -34,6 +34,11 @@ class Settings:
     lr: float = 3e-4
     seed: int = 0
     crop_seconds: float = 1.0  # codec
+    # Codec: spectral frames (10 ms each) per latent frame, so with the teacher's patch it sets how
+    # much sound one token holds, and the PCA components (latent channels) per latent frame that
+    # hold it. None: the preset's.
+    downsample: int | None = None
+    latent_dim: int | None = None
     kl_weight: float = 1e-4  # codec
     distill_weight: float = 100.0  # student: lambda of the representation distillation term
     head_lr_mult: float = 0.25  # student: EAR's learning-rate multiplier for the energy head
@@ -164,8 +169,14 @@ class StudentLoss(nn.Module):
 def build(settings: Settings, cfg: ModelConfig):
     """The model, its loss module and optimizer parameter groups for a stage."""
     if settings.stage == "codec":
+        shape = {"downsample": settings.downsample, "latent_dim": settings.latent_dim}
+        cfg = dataclasses.replace(cfg, codec=dataclasses.replace(
+            cfg.codec, **{name: value for name, value in shape.items() if value is not None}))
         model = T2AModel(cfg, diffusion_head=False, energy_head=False)
         return model, CodecLoss(model, settings), [{"params": list(model.codec.parameters())}]
+    if settings.downsample is not None or settings.latent_dim is not None:
+        raise T2AError("--downsample and --latent-dim are codec settings: "
+                       "the teacher and student keep the codec of --init")
     init = _init_folder(settings)
     source = load_model(init)
     if settings.stage == "teacher":
