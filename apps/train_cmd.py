@@ -56,6 +56,9 @@ from t2a_edge.core.masking import MASK_SCHEDULES
               help="Codec: latent channels (PCA components) per latent frame [default: 64].")
 @click.option("--patch", type=click.IntRange(1, 32), default=None,
               help="Teacher: latent frames per token (20 ms each with the shipped codec) [default: 2].")
+@click.option("--timestep-power", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Teacher: draw diffusion timesteps as T * u^(1/P); above 1 more of them at high noise "
+                   "[default: 1, uniform].")
 @click.option("--shift-views", type=click.IntRange(1, 16), default=None,
               help="Teacher/student: encode each training clip at this many sub-token offsets and draw one per "
                    "example [default: 1].")
@@ -68,7 +71,7 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
           distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
           clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, downsample, latent_dim,
-          patch, shift_views, until_step, time_limit, device, quiet):
+          patch, timestep_power, shift_views, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings
@@ -80,7 +83,7 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "clip_noise": clip_noise, "clip_energy_weight": clip_energy_weight,
              "category_captions": category_captions, "dropout": dropout, "rope_dims": rope_dims,
              "local_kernel": local_kernel, "downsample": downsample,
-             "latent_dim": latent_dim, "patch": patch, "shift_views": shift_views}
+             "latent_dim": latent_dim, "patch": patch, "timestep_power": timestep_power, "shift_views": shift_views}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
     folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,

@@ -272,6 +272,36 @@ def test_clip_noise_channels_are_drawn_once_per_training_clip():
     assert not torch.equal(out[4]["u1"][..., :4], out[4]["u2"][..., :4])
 
 
+def test_timestep_power_draws_more_high_noise_steps(tiny_runs):
+    """--timestep-power 2 gives t a density rising with t (mean 2T/3) inside [0, T); at 1 the draw stays
+    uniform; a student refuses the option."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from t2a_edge.core.config import preset
+    from t2a_edge.core.errors import T2AError
+    from t2a_edge.train.stages import build, make_batch
+
+    batch = {"tokens": torch.zeros(4000, 3, 16), "valid": torch.ones(4000, 3), "text": torch.zeros(4000, 2, 8),
+             "text_mask": torch.ones(4000, 2)}
+    data = SimpleNamespace(batch=lambda rng, b, **_: dict(batch))
+    cfg = preset("tiny")
+    steps, mul = cfg.head.diffusion_steps, cfg.head.diffusion_batch_mul
+
+    def drawn(power):
+        settings = Settings(stage="teacher", preset="tiny", batch=4000, timestep_power=power)
+        return make_batch(settings, cfg, data, np.random.default_rng(0), torch.Generator().manual_seed(0))["t"]
+
+    uniform, skewed = drawn(1.0), drawn(2.0)
+    assert 0 <= int(skewed.min()) and int(skewed.max()) < steps
+    assert abs(float(skewed.float().mean()) / steps - 2 / 3) < 0.02
+    assert abs(float(uniform.float().mean()) / steps - 1 / 2) < 0.02
+    assert float((skewed < steps / 2).float().mean()) < 0.3  # 1/4 expected, against 1/2 for uniform
+    with pytest.raises(T2AError, match="teacher settings"):
+        build(Settings(stage="student", preset="tiny", init=str(tiny_runs["teacher"]), timestep_power=2.0), cfg)
+
+
 def test_category_captions_pool_the_captions_of_a_category():
     """--category-captions 1 captions each clip from its whole category, never another category;
     at 0 a clip keeps its own captions and the data stream is the one runs without the option draw."""

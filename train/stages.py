@@ -70,6 +70,11 @@ class Settings:
     # Teacher: latent frames per token (core.config.ModelConfig.patch). A student samples every
     # token on its own at K = 1, so a token is the longest stretch of sound it keeps whole.
     patch: int = ModelConfig.patch
+    # Teacher: diffusion timesteps drawn as T * u^(1 / power), u uniform: 1 is MAR's uniform draw,
+    # 2 a density rising linearly with t. Only at high noise must the backbone's state carry the
+    # caption and context (at low noise the noisy token itself gives the answer), and the student
+    # takes nothing from the teacher but that state.
+    timestep_power: float = 1.0
     # Teacher/student: each training clip encoded at this many sub-token offsets, one drawn per
     # example (data.TokenBank), for more distinct token sequences from the same clips.
     shift_views: int = 1
@@ -196,8 +201,9 @@ def build(settings: Settings, cfg: ModelConfig):
     if settings.stage == "student":
         if source.diffusion_head is None:
             raise T2AError(f"{init} is not a teacher model: the student starts from a trained teacher")
-        if settings.rope_dims or settings.local_kernel or settings.patch != Settings.patch:
-            raise T2AError("--rope-dims, --local-kernel and --patch are teacher settings: "
+        if (settings.rope_dims or settings.local_kernel or settings.patch != Settings.patch
+                or settings.timestep_power != Settings.timestep_power):
+            raise T2AError("--rope-dims, --local-kernel, --patch and --timestep-power are teacher settings: "
                            "a student keeps its teacher's backbone and tokens")
         head = source.cfg.head
         if not 0 <= settings.clip_noise <= head.noise_dim:
@@ -253,7 +259,12 @@ def make_batch(settings: Settings, cfg: ModelConfig, data, rng: np.random.Genera
     batch["drop"] = torch.rand(b, generator=gen) < cfg.caption_dropout
     if settings.stage == "teacher":
         mul = cfg.head.diffusion_batch_mul
-        batch["t"] = torch.randint(0, cfg.head.diffusion_steps, (b, mul), generator=gen)
+        steps = cfg.head.diffusion_steps
+        if settings.timestep_power == 1.0:  # MAR's draw, the same random stream as runs before the option
+            batch["t"] = torch.randint(0, steps, (b, mul), generator=gen)
+        else:
+            u = torch.rand(b, mul, generator=gen)
+            batch["t"] = (steps * u ** (1.0 / settings.timestep_power)).long().clamp(max=steps - 1)
         batch["noise"] = torch.randn(b * mul, n, cfg.token_dim, generator=gen)
     else:
         shape = (b, n, cfg.head.noise_dim)
