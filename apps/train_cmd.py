@@ -53,7 +53,7 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--downsample", type=click.IntRange(1, 32), default=None,
               help="Codec: 10 ms spectral frames per latent frame [default: 2].")
 @click.option("--latent-dim", type=click.IntRange(1, 1024), default=None,
-              help="Codec: latent channels (PCA components) per latent frame [default: 64].")
+              help="Codec: latent channels (PCA components) per latent frame [default: the preset's, 64 for small].")
 @click.option("--patch", type=click.IntRange(1, 32), default=None,
               help="Teacher: latent frames per token (20 ms each with the shipped codec) [default: 2].")
 @click.option("--timestep-power", type=click.FloatRange(min=0, min_open=True), default=None,
