@@ -115,8 +115,8 @@ def finish(rows, json_path, table_path, extra_tables=(), **meta) -> None:
     from t2a_edge.apps.evaluation import report
 
     table = report.markdown(rows)
-    per_category = report.category_table(rows)
-    text = "\n".join([table, *([per_category] if per_category else []), *extra_tables])
+    per_category, heard = report.category_table(rows), report.heard_table(rows)
+    text = "\n".join([table, *(t for t in (per_category, heard) if t), *extra_tables])
     click.echo(text)
     report.write_outputs({**meta, "rows": rows}, text, json_path, table_path)
 

@@ -225,7 +225,20 @@ def test_compare_and_codec_tables(fake_cli, tmp_path, capsys):
     codec = json.loads((tmp_path / "k.json").read_text())["rows"][1]
     assert 0.9 < codec["embedding_cosine"] <= 1.0 and codec["top1_agreement"] > 0.5
     assert codec["mel_l1"] > 0 and codec["mrstft"] > 0 and codec["kl"] < 1.0
-    assert "MR-STFT" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "MR-STFT" in out and "top-1 class the judge hears most" in out
+
+
+def test_heard_table_shows_a_generator_that_sounds_alike():
+    from t2a_edge.apps.evaluation.report import heard_table
+
+    varied = {"system": "real", "per_clip": [{"top5": [name, "x"]} for name in "ABCDA"]}
+    alike = {"system": "student", "per_clip": [{"top5": ["Music"]}] * 4 + [{"top5": ["Dog"]}]}
+    table = heard_table([varied, alike, {"system": "no clips"}])
+    lines = table.strip().splitlines()
+    assert lines[2] == "| real | A 40%, B 20%, C 20% |"
+    assert lines[3] == "| student | Music 80%, Dog 20% |"
+    assert len(lines) == 4 and heard_table([{"system": "none"}]) == ""
 
 
 def test_compare_paraphrases_other_model_and_batched_speed(fake_cli, tmp_path, monkeypatch):

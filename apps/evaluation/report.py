@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from t2a_edge.core.errors import T2AError
@@ -53,6 +54,21 @@ def category_table(rows: list[dict]) -> str:
             entry = r["hit_rate_by_category"].get(cat)
             cells.append(f"{entry['rate']:.0%} ({entry['hits']}/{entry['clips']})" if entry else "–")
         lines.append(f"| {cat} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def heard_table(rows: list[dict], most: int = 3) -> str:
+    """Each system's most frequent top-1 judge classes: a generator that sounds alike for every
+    prompt shows up here as one or two classes holding most clips, whatever its hit-rate."""
+    systems = [r for r in rows if r.get("per_clip")]
+    if not systems:
+        return ""
+    lines = ["| system | top-1 class the judge hears most (share of clips) |", "|---|---|"]
+    for r in systems:
+        counts = Counter(clip["top5"][0] for clip in r["per_clip"] if clip.get("top5"))
+        total = sum(counts.values())
+        cells = ", ".join(f"{name} {n / total:.0%}" for name, n in counts.most_common(most))
+        lines.append(f"| {r['system']} | {cells or '–'} |")
     return "\n".join(lines) + "\n"
 
 
