@@ -196,7 +196,8 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, ba
         meta.update(generated=str(generated))
     else:
         kind = generation.model_kind(tta) or ("teacher" if teacher_steps else "student")
-        config = generation.RunConfig(kind, steps, teacher_steps, cfg, temperature, backend)
+        config = generation.RunConfig(kind, steps=steps, teacher_steps=teacher_steps, cfg=cfg, temperature=temperature,
+                                      backend=backend)
         defaults = getattr(tta, "defaults", {})
         k, s = steps or defaults.get("steps"), teacher_steps or defaults.get("teacher_steps")
         config.label = f"{kind} K={k}" + (f",S={s}" if kind == "teacher" else "")
@@ -225,8 +226,8 @@ def compare(configs, model, teacher, speed_batch, codec_row, backend, seconds, s
             json_path, table_path, threads):
     """The paper-style table: teacher and student rows, quality and speed from one run.
 
-    CONFIGS are `teacher:K=64,S=100` or `student:K=8`, with optional cfg=, temp=, backend= and
-    prompts=paraphrase settings (comma-separated). Teacher rows run the --teacher model, student
+    CONFIGS are `teacher:K=64,S=100` or `student:K=8`, with optional cfg=, temp=, corr= (student
+    noise correlated over that many tokens), backend= and prompts=paraphrase settings (comma-separated). Teacher rows run the --teacher model, student
     rows --model; a config's model= names another student (e.g. the one trained without distillation).
     Default: student:K=64 student:K=8 student:K=1, plus teacher:K=64,S=100 when --teacher is given.
     Quality and s/clip come from one clip per call; --speed-batch adds s/clip at that batch size.

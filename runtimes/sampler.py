@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -10,15 +11,35 @@ from t2a_edge.core.masking import cfg_schedule, random_orders, reveal_counts
 from t2a_edge.core.phase import synthesize
 
 
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def head_noise(rng: np.random.Generator, n_tokens: int, noise_dim: int, correlation: float = 0.0) -> np.ndarray:
+    """The student head's noise U[-0.5, 0.5] for every position, independent (correlation 0) or
+    correlated along time as exp(-distance / correlation) tokens apart.
+
+    A Gaussian AR(1) pushed through its own CDF (a Gaussian copula): each position's noise keeps
+    the uniform distribution the head trained on, so only how neighbouring tokens relate changes.
+    """
+    if correlation <= 0:
+        return rng.uniform(-0.5, 0.5, (n_tokens, noise_dim))
+    rho = math.exp(-1.0 / correlation)
+    walk = rng.standard_normal((n_tokens, noise_dim))
+    for i in range(1, n_tokens):
+        walk[i] = rho * walk[i - 1] + math.sqrt(1.0 - rho * rho) * walk[i]
+    return 0.5 * _erf(walk / math.sqrt(2.0)).astype(np.float64)  # Phi(walk) - 0.5
+
+
 def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: int, steps: int, cfg: float,
                     temperature: float, seed: int, teacher_steps: int | None = None,
-                    progress=None) -> np.ndarray:
+                    progress=None, noise_correlation: float = 0.0) -> np.ndarray:
     """K iterations of the cosine schedule in a random order; returns (B, N, token_dim) tokens.
 
     Each example i draws from its own stream np.random.default_rng([seed, i]), so a prompt gives the
     same audio alone or in a batch, and on every backend. The student draws noise U[-0.5, 0.5] for
-    every position (the head's clip noise channels once per clip) and keeps the revealed ones; the
-    teacher (torch only) samples just the revealed tokens with `teacher_steps` diffusion steps.
+    every position (the head's clip noise channels once per clip; correlated along time with
+    `noise_correlation`, see head_noise) and keeps the revealed ones; the teacher (torch only)
+    samples just the revealed tokens with `teacher_steps` diffusion steps.
     """
     batch = text.shape[0]
     cfg_model = backend.config
@@ -35,7 +56,7 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
     for count, scale in zip(reveal_counts(steps, n_tokens), cfg_schedule(cfg, steps, n_tokens)):
         targets = orders[:, revealed:revealed + count]  # (B, count) positions revealed now
         if teacher_steps is None:
-            noise = np.stack([rng.uniform(-0.5, 0.5, (n_tokens, noise_dim)) for rng in rngs]).astype(np.float32)
+            noise = np.stack([head_noise(rng, n_tokens, noise_dim, noise_correlation) for rng in rngs]).astype(np.float32)
             if shared:
                 noise[..., :shared] = clip_noise[:, None]
             predicted = backend.step(text, text_mask, tokens, known, noise, scale, temperature)[rows, targets]
@@ -52,7 +73,8 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
 
 
 def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float,
-                 seed: int, teacher_steps: int | None = None, progress=None) -> tuple[np.ndarray, dict]:
+                 seed: int, teacher_steps: int | None = None, progress=None,
+                 noise_correlation: float = 0.0) -> tuple[np.ndarray, dict]:
     """Prompts -> (B, samples) waveforms of exactly `seconds`, plus per-stage wall times."""
     config = backend.config
     n_tokens = config.tokens_for(seconds)
@@ -63,7 +85,7 @@ def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: 
     timings["text"] = time.perf_counter() - start
     start = time.perf_counter()
     tokens = generate_tokens(backend, text, mask.astype(np.float32), n_tokens, steps, cfg, temperature, seed,
-                             teacher_steps, progress)
+                             teacher_steps, progress, noise_correlation)
     timings["steps"] = time.perf_counter() - start
     start = time.perf_counter()
     wave = synthesize(backend.decode(tokens), config.codec)  # magnitudes -> waveform, the same for every backend

@@ -124,3 +124,35 @@ def test_clip_noise_is_shared_by_a_clips_positions_and_steps():
     assert len(seen) == 4 and (clip == clip[:1, :, :1]).all()
     assert not np.allclose(clip[0, 0, 0], clip[0, 1, 0])
     assert not np.allclose(rest[:, :, 0], rest[:, :, 1]) and not np.allclose(rest[0], rest[1])
+
+
+def test_correlated_head_noise_keeps_uniform_positions_and_ties_neighbours():
+    """noise_correlation 0 is the old independent stream exactly; L > 0 keeps each position's noise
+    uniform on [-0.5, 0.5] and correlates neighbours, less with distance."""
+    from t2a_edge.runtimes.sampler import head_noise
+
+    independent = head_noise(np.random.default_rng(3), 50, 8)
+    assert np.array_equal(independent, np.random.default_rng(3).uniform(-0.5, 0.5, (50, 8)))
+    noise = head_noise(np.random.default_rng(4), 4000, 16, correlation=4.0)
+    assert noise.shape == (4000, 16) and noise.min() >= -0.5 and noise.max() <= 0.5
+    assert abs(noise.mean()) < 0.02 and abs(noise.std() - 12 ** -0.5) < 0.01  # still U[-0.5, 0.5]
+
+    def lag(k):
+        return np.mean([np.corrcoef(noise[:-k, c], noise[k:, c])[0, 1] for c in range(16)])
+
+    assert lag(1) > 0.6 > lag(4) > 0.2 > lag(8) > 0.05 and abs(lag(200)) < 0.1  # about exp(-k / 4)
+    lag0 = np.mean([np.corrcoef(independent[:-1, c], independent[1:, c])[0, 1] for c in range(8)])
+    assert abs(lag0) < 0.3
+
+
+def test_noise_correlation_reaches_the_head_and_is_checked(tiny_student):
+    from t2a_edge.core.errors import T2AError
+    from t2a_edge.runtimes.api import TextToAudio
+
+    tta = TextToAudio.load(tiny_student, backend="torch")
+    plain = tta.generate("a tone", seconds=1.0, steps=1, seed=5)
+    smooth = tta.generate("a tone", seconds=1.0, steps=1, seed=5, noise_correlation=8.0)
+    assert plain.info["noise_correlation"] == 0.0 and smooth.info["noise_correlation"] == 8.0
+    assert not np.array_equal(plain.samples, smooth.samples)
+    with pytest.raises(T2AError, match="noise correlation must be >= 0"):
+        tta.generate("a tone", seconds=1.0, noise_correlation=-1.0)

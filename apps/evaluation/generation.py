@@ -20,6 +20,7 @@ class RunConfig:
     teacher_steps: int | None = None  # S diffusion steps; set only for the teacher
     cfg: float | None = None
     temperature: float | None = None
+    noise_correlation: float | None = None  # students: the head's noise correlated along time (tokens)
     backend: str | None = None
     model: str | None = None  # a model folder for this row only (e.g. the student trained without distillation)
     prompts: str = "captions"  # "captions" (the test captions) or "paraphrase" (apps/evaluation/paraphrases.py)
@@ -28,13 +29,13 @@ class RunConfig:
 
 
 DEFAULTS = {"teacher": {"K": 64, "S": 100}, "student": {"K": 8}}
-KEYS = {"K": "steps", "S": "teacher_steps", "cfg": "cfg", "temp": "temperature", "backend": "backend",
-        "prompts": "prompts", "model": "model"}
+KEYS = {"K": "steps", "S": "teacher_steps", "cfg": "cfg", "temp": "temperature", "corr": "noise_correlation",
+        "backend": "backend", "prompts": "prompts", "model": "model"}
 PROMPT_SETS = ("captions", "paraphrase")
 
 
 def parse_config(text: str) -> RunConfig:
-    """Parse `teacher:K=64,S=100` or `student:K=8,cfg=3,temp=0.7,backend=onnx,prompts=paraphrase`."""
+    """Parse `teacher:K=64,S=100` or `student:K=8,cfg=3,temp=0.7,corr=2,backend=onnx,prompts=paraphrase`."""
     name, _, rest = text.partition(":")
     if name not in DEFAULTS:
         raise T2AError(f"config '{text}': start with 'teacher' or 'student' (e.g. student:K=8)")
@@ -45,16 +46,21 @@ def parse_config(text: str) -> RunConfig:
             raise T2AError(f"config '{text}': bad setting '{part}' (use {', '.join(k + '=' for k in KEYS)})")
         if key == "S" and name == "student":
             raise T2AError(f"config '{text}': S (diffusion steps) applies to the teacher only")
+        if key == "corr" and name == "teacher":
+            raise T2AError(f"config '{text}': corr (noise correlation) applies to the student only")
         values[key] = value
     config = RunConfig(name)
     try:
         for key, value in values.items():
-            cast = {"K": int, "S": int, "cfg": float, "temp": float, "backend": str, "prompts": str, "model": str}[key]
+            cast = {"K": int, "S": int, "cfg": float, "temp": float, "corr": float, "backend": str, "prompts": str,
+                    "model": str}[key]
             setattr(config, KEYS[key], cast(value))
     except ValueError:
         raise T2AError(f"config '{text}': a number is malformed") from None
     if config.steps is not None and config.steps < 1 or config.teacher_steps is not None and config.teacher_steps < 1:
         raise T2AError(f"config '{text}': K and S must be at least 1")
+    if config.noise_correlation is not None and not config.noise_correlation >= 0:
+        raise T2AError(f"config '{text}': corr must be >= 0 tokens")
     if config.prompts not in PROMPT_SETS:
         raise T2AError(f"config '{text}': prompts must be one of {', '.join(PROMPT_SETS)}")
     config.label = text if rest else f"{name}:" + ",".join(f"{k}={v}" for k, v in DEFAULTS[name].items())
@@ -107,7 +113,8 @@ def prompts_for(items: list[Item], prompt_set: str = "captions") -> list[str]:
 def generation_kwargs(config: RunConfig, seconds: float | None) -> dict:
     """The generate() settings a config fixes; the rest come from the model's defaults."""
     return {k: v for k, v in (("seconds", seconds), ("steps", config.steps), ("teacher_steps", config.teacher_steps),
-                              ("cfg", config.cfg), ("temperature", config.temperature)) if v is not None}
+                              ("cfg", config.cfg), ("temperature", config.temperature),
+                              ("noise_correlation", config.noise_correlation)) if v is not None}
 
 
 def time_batched(model, items: list[Item], config: RunConfig, seconds: float | None, batch: int,
