@@ -227,8 +227,9 @@ def compare(configs, model, teacher, speed_batch, codec_row, backend, seconds, s
     """The paper-style table: teacher and student rows, quality and speed from one run.
 
     CONFIGS are `teacher:K=64,S=100` or `student:K=8`, with optional cfg=, temp=, corr= (student
-    noise correlated over that many tokens), backend= and prompts=paraphrase settings (comma-separated). Teacher rows run the --teacher model, student
-    rows --model; a config's model= names another student (e.g. the one trained without distillation).
+    noise correlated over that many tokens), backend= and prompts=paraphrase settings
+    (comma-separated). Teacher rows run the --teacher model, student rows --model; a config's
+    model= names another student (e.g. the one trained without distillation).
     Default: student:K=64 student:K=8 student:K=1, plus teacher:K=64,S=100 when --teacher is given.
     Quality and s/clip come from one clip per call; --speed-batch adds s/clip at that batch size.
     """
