@@ -81,6 +81,8 @@ def read_prompts(prompts: tuple[str, ...], prompts_file: str | None) -> list[str
 @click.option("--noise-correlation", type=float, default=None,
               help="Students: correlate the head's noise along time over this many tokens (smoother, "
                    "recognised less often) [model default, 0].")
+@click.option("--anchors", type=int, default=None,
+              help="Draw this many tokens in the first of K >= 2 steps, the rest after them [model default].")
 @click.option("--teacher-steps", type=int, default=None, help="Teacher models: diffusion steps per iteration.")
 @click.option("--model", default="default", show_default=True, help="'default', a model folder or a bundle.")
 @click.option("--backend", default="auto", show_default=True,
@@ -90,8 +92,8 @@ def read_prompts(prompts: tuple[str, ...], prompts_file: str | None) -> list[str
 @click.option("--spectrogram", type=click.Path(dir_okay=False), default=None, help="Also save a spectrogram PNG.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per clip on stdout.")
-def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperature, noise_correlation, teacher_steps,
-             model, backend, precision, device, spectrogram, force, as_json):
+def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperature, noise_correlation, anchors,
+             teacher_steps, model, backend, precision, device, spectrogram, force, as_json):
     """Generate one clip per PROMPT (all in one batch) and write them as 16 kHz audio files."""
     import time
 
@@ -102,17 +104,19 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
     say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
     from t2a_edge.runtimes.api import TextToAudio, check_settings
 
-    check_settings(seconds, steps, cfg, temperature, noise_correlation)  # before a load that may convert a bundle
+    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors)  # before a load that may convert a bundle
 
     started = time.perf_counter()
     tta = TextToAudio.load(model, backend=backend, precision=precision, device=device)
     load_seconds = time.perf_counter() - started
     settings = {"seconds": seconds, "steps": steps, "cfg": cfg, "temperature": temperature}
-    if noise_correlation is not None:  # reported among the defaults only when asked for
-        settings["noise_correlation"] = noise_correlation
+    # Reported among the defaults used when the model sets them or the user asks.
+    for key, value in (("noise_correlation", noise_correlation), ("anchors", anchors)):
+        if value is not None or tta.defaults.get(key):
+            settings[key] = value
     used = {k: (v if v is not None else tta.defaults[k]) for k, v in settings.items()}
     tta.check(prompt_list, used["seconds"], used["steps"], used["cfg"], used["temperature"],
-              used.get("noise_correlation", 0.0))
+              used.get("noise_correlation", 0.0), used.get("anchors", 0))
     defaulted = [f"{k}={tta.defaults[k]:g}" for k, v in settings.items() if v is None]
     say(f"backend: {tta.backend.name} {tta.backend.precision} ({tta.why}); model: {tta.source}")
     if defaulted:
@@ -136,6 +140,7 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
                                    "steps": clip.info["steps"], "cfg": clip.info["cfg"],
                                    "temperature": clip.info["temperature"],
                                    "noise_correlation": clip.info["noise_correlation"],
+                                   "anchors": clip.info["anchors"],
                                    "timings": {"load": load_seconds, **timings}}))
         else:
             click.echo(f"wrote {path} ({clip.seconds:.2f} s): {clip.prompt}")

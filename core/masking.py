@@ -45,8 +45,15 @@ def masked_after(step: int, steps: int, n: int) -> int:
     return int(math.floor(n * math.cos(math.pi / 2 * (step + 1) / steps)))
 
 
-def reveal_counts(steps: int, n: int) -> list[int]:
-    """How many tokens each of the K steps reveals: >= 1 each, all N by the last step (K <= N)."""
+def reveal_counts(steps: int, n: int, anchors: int = 0) -> list[int]:
+    """How many tokens each of the K steps reveals: >= 1 each, all N by the last step (K <= N).
+
+    With `anchors` A (and K >= 2) the first step reveals A tokens and the other K - 1 steps follow
+    the cosine schedule over the rest: a few tokens drawn first that every later token can take its
+    sound from, where one-by-one draws mix sounds (README, "The default model").
+    """
+    if anchors and steps >= 2 and anchors < n:
+        return [anchors] + reveal_counts(steps - 1, n - anchors)
     steps = min(steps, n)
     counts, unknown = [], n
     for k in range(steps):
@@ -65,7 +72,7 @@ def cfg_scale(cfg: float, revealed: int, n: int) -> float:
     return 1.0 + (cfg - 1.0) * revealed / n
 
 
-def cfg_schedule(cfg: float, steps: int, n: int) -> list[float]:
+def cfg_schedule(cfg: float, steps: int, n: int, anchors: int = 0) -> list[float]:
     """The guidance scale of each of the K steps, counting the tokens revealed once the step is done.
 
     As MAR's sampler does (its mask length is the next round's), so the last step gets the full
@@ -73,7 +80,7 @@ def cfg_schedule(cfg: float, steps: int, n: int) -> list[float]:
     left K = 1 unguided whatever cfg was asked for.
     """
     scales, revealed = [], 0
-    for count in reveal_counts(steps, n):
+    for count in reveal_counts(steps, n, anchors):
         revealed += count
         scales.append(cfg_scale(cfg, revealed, n))
     return scales

@@ -14,9 +14,9 @@ from t2a_edge.core.errors import T2AError
 
 # Used when a model records no measured defaults of its own.
 FALLBACK_DEFAULTS = {
-    "student": {"steps": 8, "cfg": 3.0, "temperature": 0.7, "seconds": 5.0, "noise_correlation": 0.0},
+    "student": {"steps": 8, "cfg": 3.0, "temperature": 0.7, "seconds": 5.0, "noise_correlation": 0.0, "anchors": 0},
     "teacher": {"steps": 32, "cfg": 3.0, "temperature": 1.0, "seconds": 5.0, "teacher_steps": 50,
-                "noise_correlation": 0.0},
+                "noise_correlation": 0.0, "anchors": 0},
 }
 MIN_SECONDS = 0.5
 
@@ -60,7 +60,8 @@ def resolve_model_dir(model: str | Path) -> Path:
     raise T2AError(f"{path} is not a t2a-edge model (no {MODEL_FILE} in it or in {path / 'model'})")
 
 
-def check_settings(seconds=None, steps=None, cfg=None, temperature=None, noise_correlation=None) -> None:
+def check_settings(seconds=None, steps=None, cfg=None, temperature=None, noise_correlation=None,
+                   anchors=None) -> None:
     """The checks that need no model (None: not given), so a CLI can refuse before loading one."""
     if seconds is not None and (not (isinstance(seconds, (int, float)) and math.isfinite(seconds)) or seconds <= 0):
         raise T2AError(f"seconds must be a positive number, got {seconds}")
@@ -72,6 +73,8 @@ def check_settings(seconds=None, steps=None, cfg=None, temperature=None, noise_c
         raise T2AError(f"temperature must be > 0, got {temperature}")
     if noise_correlation is not None and (not math.isfinite(noise_correlation) or noise_correlation < 0):
         raise T2AError(f"noise correlation must be >= 0 tokens, got {noise_correlation}")
+    if anchors is not None and (int(anchors) != anchors or anchors < 0):
+        raise T2AError(f"anchors must be a whole number >= 0, got {anchors}")
 
 
 class TextToAudio:
@@ -104,14 +107,14 @@ class TextToAudio:
         return self.backend.config.max_seconds
 
     def check(self, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float,
-              noise_correlation: float = 0.0) -> None:
+              noise_correlation: float = 0.0, anchors: int = 0) -> None:
         """Reject bad requests with one clear line before any work is done."""
         if not prompts:
             raise T2AError("no prompt given")
         for prompt in prompts:
             if not isinstance(prompt, str) or not prompt.strip():
                 raise T2AError("a prompt is empty: describe the sound, e.g. \"dog barking\"")
-        check_settings(seconds, steps, cfg, temperature, noise_correlation)
+        check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors)
         if noise_correlation and self.backend.kind == "teacher":
             raise T2AError("noise correlation applies to a student's energy head, not a teacher")
         if seconds < MIN_SECONDS or seconds > self.max_seconds + 1e-9:
@@ -120,11 +123,13 @@ class TextToAudio:
 
     def generate(self, prompt: str | list[str], seconds: float | None = None, seed: int = 0,
                  steps: int | None = None, cfg: float | None = None, temperature: float | None = None,
-                 teacher_steps: int | None = None, progress=None, noise_correlation: float | None = None):
+                 teacher_steps: int | None = None, progress=None, noise_correlation: float | None = None,
+                 anchors: int | None = None):
         """Generate one clip per prompt as one batch; a list in gives a list of Audio out.
 
         `noise_correlation` (students; tokens, default 0) correlates the head's noise along time:
         smoother, more coherent clips that the judge recognises less often (README, "The default model").
+        `anchors` A (K >= 2) makes the first step reveal A tokens that the later steps build on.
         """
         from t2a_edge.runtimes.sampler import run_pipeline
 
@@ -137,21 +142,22 @@ class TextToAudio:
         cfg = d["cfg"] if cfg is None else cfg
         temperature = d["temperature"] if temperature is None else temperature
         noise_correlation = d["noise_correlation"] if noise_correlation is None else noise_correlation
+        anchors = d["anchors"] if anchors is None else anchors
         if self.backend.kind == "teacher":
             teacher_steps = teacher_steps or d.get("teacher_steps", 50)
             if teacher_steps < 1:
                 raise T2AError(f"teacher steps must be >= 1, got {teacher_steps}")
         else:
             teacher_steps = None
-        self.check(prompts, seconds, steps, cfg, temperature, noise_correlation)
+        self.check(prompts, seconds, steps, cfg, temperature, noise_correlation, anchors)
         start = time.perf_counter()
         waves, timings = run_pipeline(self.backend, self.tokenizer, [p.strip() for p in prompts], float(seconds),
                                       int(steps), float(cfg), float(temperature), int(seed), teacher_steps,
-                                      progress, float(noise_correlation))
+                                      progress, float(noise_correlation), int(anchors))
         timings["total"] = time.perf_counter() - start
         settings = {"seconds": float(seconds), "steps": int(steps), "cfg": float(cfg),
                     "temperature": float(temperature), "noise_correlation": float(noise_correlation),
-                    "seed": int(seed), "backend": self.backend.name,
+                    "anchors": int(anchors), "seed": int(seed), "backend": self.backend.name,
                     "precision": self.backend.precision, "teacher_steps": teacher_steps}
         clips = [Audio(w, self.backend.config.codec.sample_rate, p, {**settings, "timings": timings})
                  for w, p in zip(waves, prompts)]

@@ -32,14 +32,15 @@ def head_noise(rng: np.random.Generator, n_tokens: int, noise_dim: int, correlat
 
 def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: int, steps: int, cfg: float,
                     temperature: float, seed: int, teacher_steps: int | None = None,
-                    progress=None, noise_correlation: float = 0.0) -> np.ndarray:
+                    progress=None, noise_correlation: float = 0.0, anchors: int = 0) -> np.ndarray:
     """K iterations of the cosine schedule in a random order; returns (B, N, token_dim) tokens.
 
     Each example i draws from its own stream np.random.default_rng([seed, i]), so a prompt gives the
     same audio alone or in a batch, and on every backend. The student draws noise U[-0.5, 0.5] for
     every position (the head's clip noise channels once per clip; correlated along time with
     `noise_correlation`, see head_noise) and keeps the revealed ones; the teacher (torch only)
-    samples just the revealed tokens with `teacher_steps` diffusion steps.
+    samples just the revealed tokens with `teacher_steps` diffusion steps. `anchors` A > 0 makes the
+    first of K >= 2 steps reveal A tokens (core.masking.reveal_counts).
     """
     batch = text.shape[0]
     cfg_model = backend.config
@@ -53,7 +54,7 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
     known = np.zeros((batch, n_tokens), np.float32)
     rows = np.arange(batch)[:, None]
     revealed = 0
-    for count, scale in zip(reveal_counts(steps, n_tokens), cfg_schedule(cfg, steps, n_tokens)):
+    for count, scale in zip(reveal_counts(steps, n_tokens, anchors), cfg_schedule(cfg, steps, n_tokens, anchors)):
         targets = orders[:, revealed:revealed + count]  # (B, count) positions revealed now
         if teacher_steps is None:
             noise = np.stack([head_noise(rng, n_tokens, noise_dim, noise_correlation) for rng in rngs]).astype(np.float32)
@@ -74,7 +75,7 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
 
 def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float,
                  seed: int, teacher_steps: int | None = None, progress=None,
-                 noise_correlation: float = 0.0) -> tuple[np.ndarray, dict]:
+                 noise_correlation: float = 0.0, anchors: int = 0) -> tuple[np.ndarray, dict]:
     """Prompts -> (B, samples) waveforms of exactly `seconds`, plus per-stage wall times."""
     config = backend.config
     n_tokens = config.tokens_for(seconds)
@@ -85,7 +86,7 @@ def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: 
     timings["text"] = time.perf_counter() - start
     start = time.perf_counter()
     tokens = generate_tokens(backend, text, mask.astype(np.float32), n_tokens, steps, cfg, temperature, seed,
-                             teacher_steps, progress, noise_correlation)
+                             teacher_steps, progress, noise_correlation, anchors)
     timings["steps"] = time.perf_counter() - start
     start = time.perf_counter()
     wave = synthesize(backend.decode(tokens), config.codec)  # magnitudes -> waveform, the same for every backend

@@ -156,3 +156,25 @@ def test_noise_correlation_reaches_the_head_and_is_checked(tiny_student):
     assert not np.array_equal(plain.samples, smooth.samples)
     with pytest.raises(T2AError, match="noise correlation must be >= 0"):
         tta.generate("a tone", seconds=1.0, noise_correlation=-1.0)
+
+
+def test_anchors_make_the_first_step_reveal_that_many_tokens():
+    """The second step sees exactly the anchors revealed; the API reports and checks the setting."""
+    from t2a_edge.core.config import preset
+    from t2a_edge.core.errors import T2AError
+    from t2a_edge.runtimes.sampler import generate_tokens
+
+    seen = []
+
+    class Recorder:
+        config = preset("tiny")
+
+        def step(self, text, text_mask, tokens, known, noise, scale, temperature):
+            seen.append(known.sum(axis=1))
+            return np.ones_like(tokens)
+
+    tokens = generate_tokens(Recorder(), np.zeros((2, 3, 384), np.float32), np.ones((2, 3), np.float32), n_tokens=12,
+                             steps=2, cfg=1.0, temperature=1.0, seed=0, anchors=3)
+    assert [list(s) for s in seen] == [[0, 0], [3, 3]] and (tokens == 1).all()
+    with pytest.raises(T2AError, match="anchors must be a whole number"):
+        TextToAudio.load("default", backend="torch").generate("rain", steps=2, anchors=-2)

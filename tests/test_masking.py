@@ -74,3 +74,11 @@ def test_cosine_schedule_trains_the_states_the_sampler_visits():
     assert (mar >= 0.7).all()
     with pytest.raises(ValueError, match="mask schedule"):
         training_mask(4, 10, torch.Generator(), schedule="uniform")
+
+
+def test_anchors_reveal_a_few_tokens_first_then_follow_the_schedule():
+    assert reveal_counts(2, 125, anchors=4) == [4, 121]
+    assert reveal_counts(5, 125, anchors=1) == [1] + reveal_counts(4, 124)
+    assert reveal_counts(1, 125, anchors=4) == [125]  # one step has nothing to build on
+    assert reveal_counts(3, 5, anchors=5) == reveal_counts(3, 5)  # anchors must leave tokens to draw
+    assert cfg_schedule(3.0, 2, 100, anchors=10) == [1.2, 3.0]

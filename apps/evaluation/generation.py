@@ -21,6 +21,7 @@ class RunConfig:
     cfg: float | None = None
     temperature: float | None = None
     noise_correlation: float | None = None  # students: the head's noise correlated along time (tokens)
+    anchors: int | None = None  # tokens the first of K >= 2 steps reveals
     backend: str | None = None
     model: str | None = None  # a model folder for this row only (e.g. the student trained without distillation)
     prompts: str = "captions"  # "captions" (the test captions) or "paraphrase" (apps/evaluation/paraphrases.py)
@@ -30,7 +31,7 @@ class RunConfig:
 
 DEFAULTS = {"teacher": {"K": 64, "S": 100}, "student": {"K": 8}}
 KEYS = {"K": "steps", "S": "teacher_steps", "cfg": "cfg", "temp": "temperature", "corr": "noise_correlation",
-        "backend": "backend", "prompts": "prompts", "model": "model"}
+        "anchors": "anchors", "backend": "backend", "prompts": "prompts", "model": "model"}
 PROMPT_SETS = ("captions", "paraphrase")
 
 
@@ -52,8 +53,8 @@ def parse_config(text: str) -> RunConfig:
     config = RunConfig(name)
     try:
         for key, value in values.items():
-            cast = {"K": int, "S": int, "cfg": float, "temp": float, "corr": float, "backend": str, "prompts": str,
-                    "model": str}[key]
+            cast = {"K": int, "S": int, "cfg": float, "temp": float, "corr": float, "anchors": int, "backend": str,
+                    "prompts": str, "model": str}[key]
             setattr(config, KEYS[key], cast(value))
     except ValueError:
         raise T2AError(f"config '{text}': a number is malformed") from None
@@ -61,6 +62,8 @@ def parse_config(text: str) -> RunConfig:
         raise T2AError(f"config '{text}': K and S must be at least 1")
     if config.noise_correlation is not None and not config.noise_correlation >= 0:
         raise T2AError(f"config '{text}': corr must be >= 0 tokens")
+    if config.anchors is not None and config.anchors < 0:
+        raise T2AError(f"config '{text}': anchors must be >= 0")
     if config.prompts not in PROMPT_SETS:
         raise T2AError(f"config '{text}': prompts must be one of {', '.join(PROMPT_SETS)}")
     config.label = text if rest else f"{name}:" + ",".join(f"{k}={v}" for k, v in DEFAULTS[name].items())
@@ -114,7 +117,8 @@ def generation_kwargs(config: RunConfig, seconds: float | None) -> dict:
     """The generate() settings a config fixes; the rest come from the model's defaults."""
     return {k: v for k, v in (("seconds", seconds), ("steps", config.steps), ("teacher_steps", config.teacher_steps),
                               ("cfg", config.cfg), ("temperature", config.temperature),
-                              ("noise_correlation", config.noise_correlation)) if v is not None}
+                              ("noise_correlation", config.noise_correlation), ("anchors", config.anchors))
+            if v is not None}
 
 
 def time_batched(model, items: list[Item], config: RunConfig, seconds: float | None, batch: int,
