@@ -115,8 +115,7 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
         if value is not None or tta.defaults.get(key):
             settings[key] = value
     used = {k: (v if v is not None else tta.defaults[k]) for k, v in settings.items()}
-    tta.check(prompt_list, used["seconds"], used["steps"], used["cfg"], used["temperature"],
-              used.get("noise_correlation", 0.0), used.get("anchors", 0))
+    tta.check(prompt_list, **used)
     defaulted = [f"{k}={tta.defaults[k]:g}" for k, v in settings.items() if v is None]
     say(f"backend: {tta.backend.name} {tta.backend.precision} ({tta.why}); model: {tta.source}")
     if defaulted:
