@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from t2a_edge.convert.export import Component
+from t2a_edge.convert.export import Component, min_tokens
 from t2a_edge.convert.onnx_export import quiet
 from t2a_edge.core.errors import T2AError
 
@@ -95,7 +95,8 @@ def structural_check(path: Path, component: Component, config) -> dict:
         ranges[name] = sizes
         for axis, kind in axes.items():
             want = config.max_tokens if kind == "tokens" else None
-            if sizes[axis][0] > 1 or (want and sizes[axis][1] < want):
+            least = min_tokens(config) if kind == "tokens" else 1
+            if sizes[axis][0] > least or (want and sizes[axis][1] < want):
                 problems.append(f"input {name} axis {axis} ranges over {sizes[axis]}")
     target = getattr(ct.target, TARGET)
     ops = set()

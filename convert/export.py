@@ -232,6 +232,13 @@ def export_friendly(explicit_attention: bool = False):
         F.scaled_dot_product_attention = original_sdpa
 
 
+def min_tokens(config: ModelConfig) -> int:
+    """The fewest positions a graph takes. A summary model's decoder slices the summary off, and
+    torch.export would specialise a slice of length 0 or 1: 2 latent tokens at least (generation
+    asks for 13 or more)."""
+    return 1 + 2 * config.summary_token
+
+
 def dynamic_shapes(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH,
                    guidance_rows: int | None = None):
     """torch.export Dim specs for the component's inputs: batch and token count dynamic, guidance rows
@@ -239,7 +246,7 @@ def dynamic_shapes(component: Component, config: ModelConfig, max_batch: int = M
     from torch.export import Dim
 
     dims = {"batch": Dim("batch", min=1, max=max_batch) if max_batch > 1 else None,  # None: static batch 1
-            "tokens": Dim("tokens", min=1, max=config.max_tokens),
+            "tokens": Dim("tokens", min=min_tokens(config), max=config.max_tokens),
             "guidance": Dim("guidance", min=1, max=2) if guidance_rows is None else None}
     specs = []
     for name in component.inputs:

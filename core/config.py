@@ -85,6 +85,10 @@ class ModelConfig:
     # variance. 0 keeps the codec's whitened latents, where the loudness/envelope component (std 48
     # here) weighs no more in the losses than spectral detail (std 1.2); 0.5 weighs it ~6x more.
     token_pca_power: float = 0.0
+    # A position before the latent tokens that holds the mean of the clip's tokens (core.model.
+    # lead_with_summary). Generated first, it fixes which sound the clip is before its tokens are
+    # drawn, each of which alone cannot tell one source from another (README: v25).
+    summary_token: bool = False
 
     @property
     def token_dim(self) -> int:
@@ -103,10 +107,11 @@ class ModelConfig:
         return self.tokens_for(self.max_seconds)
 
     def tokens_for(self, seconds: float) -> int:
-        """Latent tokens needed to cover `seconds` of audio (rounded up)."""
+        """Positions a generation of `seconds` fills: the latent tokens that cover it (rounded up),
+        after the summary position if the model has one."""
         import math
 
-        return max(1, math.ceil(seconds * self.codec.sample_rate / self.token_samples - 1e-9))
+        return max(1, math.ceil(seconds * self.codec.sample_rate / self.token_samples - 1e-9)) + self.summary_token
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -40,13 +40,18 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
     every position (the head's clip noise channels once per clip; correlated along time with
     `noise_correlation`, see head_noise) and keeps the revealed ones; the teacher (torch only)
     samples just the revealed tokens with `teacher_steps` diffusion steps. `anchors` A > 0 makes the
-    first of K >= 2 steps reveal A tokens (core.masking.reveal_counts).
+    first of K >= 2 steps reveal A tokens (core.masking.reveal_counts). A model with a summary
+    position (core.config.ModelConfig.summary_token) draws it alone in the first of K >= 2 steps.
     """
     batch = text.shape[0]
     cfg_model = backend.config
     token_dim, noise_dim = cfg_model.token_dim, cfg_model.head.noise_dim
     rngs = [np.random.default_rng([seed, i]) for i in range(batch)]
-    orders = np.concatenate([random_orders(rng, 1, n_tokens) for rng in rngs])
+    if cfg_model.summary_token:
+        orders = np.stack([np.concatenate([[0], 1 + random_orders(rng, 1, n_tokens - 1)[0]]) for rng in rngs])
+        anchors = max(anchors, 1)
+    else:
+        orders = np.concatenate([random_orders(rng, 1, n_tokens) for rng in rngs])
     shared = cfg_model.head.clip_noise_dim if teacher_steps is None else 0
     # A head with clip noise gets the same first channels at every position and step of a clip.
     clip_noise = np.stack([rng.uniform(-0.5, 0.5, shared) for rng in rngs]).astype(np.float32) if shared else None

@@ -72,7 +72,8 @@ class TorchBackend:
 
     @torch.inference_mode()
     def encode_tokens(self, samples: np.ndarray) -> np.ndarray:
-        """A waveform's latent tokens (N, token_dim): the sequence a generation would have produced."""
+        """A waveform's latent tokens (N, token_dim): the sequence a generation would have produced,
+        less a summary position."""
         wave = self._t(np.asarray(samples, np.float32))[None]
         return self.model.tokens_from_latents(self.model.codec.encode(wave))[0].cpu().numpy()
 

@@ -178,3 +178,28 @@ def test_anchors_make_the_first_step_reveal_that_many_tokens():
     assert [list(s) for s in seen] == [[0, 0], [3, 3]] and (tokens == 1).all()
     with pytest.raises(T2AError, match="anchors must be a whole number"):
         TextToAudio.load("default", backend="torch").generate("rain", steps=2, anchors=-2)
+
+
+def test_a_summary_model_draws_its_summary_alone_first():
+    """At K >= 2 the first step reveals only position 0, the summary; at K = 1 everything at once."""
+    import dataclasses
+
+    from t2a_edge.core.config import preset
+    from t2a_edge.runtimes.sampler import generate_tokens
+
+    seen = []
+
+    class Recorder:
+        config = dataclasses.replace(preset("tiny"), summary_token=True)
+
+        def step(self, text, text_mask, tokens, known, noise, scale, temperature):
+            seen.append(known.copy())
+            return np.ones_like(tokens)
+
+    text, mask = np.zeros((2, 3, 384), np.float32), np.ones((2, 3), np.float32)
+    generate_tokens(Recorder(), text, mask, n_tokens=12, steps=3, cfg=1.0, temperature=1.0, seed=0)
+    assert seen[1].sum(axis=1).tolist() == [1, 1] and seen[1][:, 0].tolist() == [1, 1]
+    assert (seen[2].sum(axis=1) > 1).all()
+    seen.clear()
+    tokens = generate_tokens(Recorder(), text, mask, n_tokens=12, steps=1, cfg=1.0, temperature=1.0, seed=0)
+    assert len(seen) == 1 and (tokens == 1).all()

@@ -1,5 +1,6 @@
 """The three trainers end to end, exact resume, interruption, and multi-process DDP."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -463,3 +464,81 @@ def test_codec_frame_shape_from_the_cli_reaches_the_codec_and_its_teacher(synthe
         code, _, err = cli(["train", stage, "--out", str(tmp_path / f"{stage}2"), "--init", str(init),
                             "--downsample", "8"] + common)
         assert code != 0 and "codec settings" in err and "Traceback" not in err
+
+
+def test_summary_position_leads_each_example_and_is_weighted_and_revealed_as_asked():
+    """A summary model's batch starts with the mean of each clip's own tokens (padding left out), always
+    valid and scored SUMMARY_WEIGHT times a token; `summary_share` reveals it alone, every token hidden."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from t2a_edge.core.config import preset
+    from t2a_edge.train.data import TokenBank
+    from t2a_edge.train.stages import SUMMARY_WEIGHT, make_batch
+
+    bank = TokenBank.__new__(TokenBank)
+    bank.tokens = [torch.arange(48.0).view(12, 4), torch.arange(20.0).view(5, 4) + 100]
+    bank.shifted = [[], []]
+    bank.silence = torch.full((4,), -7.0)
+    bank.clips = [SimpleNamespace(captions=["long"]), SimpleNamespace(captions=["short"])]
+    bank.caption_index = {"long": 0, "short": 1}
+    bank.text, bank.text_mask = torch.zeros(2, 3, 8), torch.ones(2, 3)
+    bank.max_tokens, bank.summary = 12, True
+    rng = np.random.default_rng(0)
+    while True:  # a batch led by the long clip that also holds the short one
+        batch = bank.batch(rng, 6)
+        if batch["tokens"].shape[1] == 13 and (batch["valid"].sum(1) == 6).any():
+            break
+    assert batch["valid"][:, 0].eq(1).all()
+    for row in range(6):
+        own = batch["valid"][row, 1:] > 0
+        assert torch.allclose(batch["tokens"][row, 0], batch["tokens"][row, 1:][own].mean(0))
+    short = int(torch.nonzero(batch["valid"].sum(1) == 6)[0])
+    assert torch.allclose(batch["tokens"][short, 0], bank.tokens[1].mean(0))  # not pulled toward the silence
+
+    cfg = dataclasses.replace(preset("tiny"), summary_token=True)
+    data = SimpleNamespace(batch=lambda rng, b, **_: batch)
+    gen = torch.Generator().manual_seed(0)
+    hidden = make_batch(Settings(stage="student", preset="tiny", batch=6, full_mask_share=1.0), cfg, data, rng, gen)
+    assert hidden["mask"].eq(1).all() and hidden["loss_mask"][:, 0].eq(SUMMARY_WEIGHT).all()
+    assert hidden["loss_mask"][:, 1:].eq(1).all()
+    second = make_batch(Settings(stage="student", preset="tiny", batch=6, summary_share=1.0), cfg, data, rng, gen)
+    assert second["mask"][:, 0].eq(0).all() and second["mask"][:, 1:].eq(1).all()
+    assert second["loss_mask"][:, 0].eq(0).all()
+
+
+def test_summary_teacher_from_the_cli_passes_to_its_student_and_converts(synthetic_corpus, tmp_path, tiny_runs, cli):
+    """`--summary-token` shapes a teacher; its student keeps the position (and refuses the flag), and an
+    ONNX bundle of that student passes the converter's end-to-end check and generates the asked length."""
+    from t2a_edge import TextToAudio
+    from t2a_edge.convert.bundle import E2E_SNR_DB
+    from t2a_edge.core.bundle import read_manifest
+    from t2a_edge.core.model import load_model
+
+    common = ["--data", str(synthetic_corpus), "--preset", "tiny", "--steps", "2", "--batch", "2",
+              "--checkpoint-every", "2", "--quiet"]
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    code, _, err = cli(["train", "teacher", "--out", str(tmp_path / "t0"), "--init", str(tiny_runs["codec"]),
+                        "--summary-share", "0.5"] + common)
+    assert code != 0 and "--summary-token" in err and "Traceback" not in err
+    code, _, err = cli(["train", "teacher", "--out", str(teacher), "--init", str(tiny_runs["codec"]),
+                        "--summary-token", "--summary-share", "0.5"] + common)
+    assert code == 0, err
+    assert log_records(teacher)[0]["settings"]["summary_token"] is True  # stored, so --resume keeps it
+    code, _, err = cli(["train", "student", "--out", str(student), "--init", str(teacher),
+                        "--summary-share", "0.5"] + common)
+    assert code == 0, err
+    config = load_model(student / "model").cfg
+    assert config.summary_token and config.tokens_for(1.0) == dataclasses.replace(config, summary_token=False).tokens_for(1.0) + 1
+    code, _, err = cli(["train", "student", "--out", str(tmp_path / "s2"), "--init", str(teacher),
+                        "--summary-token"] + common)
+    assert code != 0 and "teacher settings" in err and "Traceback" not in err
+    bundle = tmp_path / "bundle"
+    code, _, err = cli(["convert", "--model", str(student), "--backend", "onnx", "--precision", "fp32",
+                        "--out", str(bundle)])
+    assert code == 0, err
+    assert read_manifest(bundle)["parity"]["end_to_end"]["snr_db"] >= E2E_SNR_DB
+    audio = TextToAudio.load(str(bundle)).generate("a dog barks", seconds=0.5, steps=2)
+    assert audio.samples.shape[-1] == int(0.5 * config.codec.sample_rate)
+

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from t2a_edge.core.audio import load_audio
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.model import lead_with_summary
 from t2a_edge.train.manifest import Clip, read_manifest
 
 
@@ -90,7 +91,8 @@ class TokenBank:
         for clip in self.clips:
             by_category.setdefault(clip.category, set()).update(clip.captions)
         self.category_captions = {k: sorted(v) for k, v in by_category.items()}
-        self.max_tokens = model.cfg.max_tokens
+        self.summary = model.cfg.summary_token
+        self.max_tokens = model.cfg.max_tokens - self.summary  # latent tokens, without the summary position
 
     def batch(self, rng: np.random.Generator, batch: int, min_tokens: int = 4, category_share: float = 0.0) -> dict:
         """Random clips cropped or silence-padded to one length N, with one random caption each.
@@ -98,7 +100,8 @@ class TokenBank:
         N is the length of the batch's first clip (capped at the model maximum), so lengths follow
         the corpus: short sounds train at short lengths and no compute goes to needless padding.
         With `category_share` > 0, that share of clips takes a caption of any clip of its category:
-        the model cannot tie a caption to its own few clips, only to the category's sound.
+        the model cannot tie a caption to its own few clips, only to the category's sound. A model
+        with a summary position gets it first (core.model.lead_with_summary): N + 1 positions.
         """
         indices = rng.integers(0, len(self.tokens), size=batch)
         n = int(np.clip(len(self.tokens[indices[0]]), min(min_tokens, self.max_tokens), self.max_tokens))
@@ -122,4 +125,6 @@ class TokenBank:
                 captions = self.category_captions[self.clips[index].category]
             caption_rows.append(self.caption_index[captions[int(rng.integers(0, len(captions)))]])
         rows = torch.tensor(caption_rows)
+        if self.summary:
+            tokens, valid = lead_with_summary(tokens, valid)
         return {"tokens": tokens, "valid": valid, "text": self.text[rows].float(), "text_mask": self.text_mask[rows]}

@@ -23,6 +23,9 @@ from t2a_edge.core.paths import default_model_dir
 from t2a_edge.train.losses import MultiResolutionSTFTLoss, SpectrogramLoss, kl_divergence
 
 
+SUMMARY_WEIGHT = 16.0  # the summary position's loss weight, in tokens
+
+
 @dataclass
 class Settings:
     """Everything that defines a run; stored in every checkpoint, authoritative on resume."""
@@ -78,6 +81,11 @@ class Settings:
     # Teacher/student: each training clip encoded at this many sub-token offsets, one drawn per
     # example (data.TokenBank), for more distinct token sequences from the same clips.
     shift_views: int = 1
+    # Teacher: lead every token sequence with a summary position, the mean of the clip's tokens
+    # (core.config.ModelConfig.summary_token). Teacher/student: share of examples that reveal the
+    # summary and hide every token, the state of a two-step generation's second step.
+    summary_token: bool = False
+    summary_share: float = 0.0
     checkpoint_every: int = 500
     log_every: int = 10
 
@@ -184,10 +192,13 @@ def build(settings: Settings, cfg: ModelConfig):
                        "the teacher and student keep the codec of --init")
     init = _init_folder(settings)
     source = load_model(init)
+    if settings.summary_share and not (settings.summary_token or source.cfg.summary_token and settings.stage == "student"):
+        raise T2AError("--summary-share needs a summary position: --summary-token in the teacher")
     if settings.stage == "teacher":
         # The backbone and heads come from the preset; only the codec's shape comes from --init.
         backbone = dataclasses.replace(cfg.backbone, rope_dims=settings.rope_dims, local_kernel=settings.local_kernel)
-        cfg = dataclasses.replace(cfg, codec=source.cfg.codec, backbone=backbone, patch=settings.patch)
+        cfg = dataclasses.replace(cfg, codec=source.cfg.codec, backbone=backbone, patch=settings.patch,
+                                  summary_token=settings.summary_token)
         try:
             model = T2AModel(cfg, diffusion_head=True, energy_head=False)
         except ValueError as exc:  # a backbone option out of range for this preset
@@ -202,8 +213,9 @@ def build(settings: Settings, cfg: ModelConfig):
         if source.diffusion_head is None:
             raise T2AError(f"{init} is not a teacher model: the student starts from a trained teacher")
         if (settings.rope_dims or settings.local_kernel or settings.patch != Settings.patch
-                or settings.timestep_power != Settings.timestep_power):
-            raise T2AError("--rope-dims, --local-kernel, --patch and --timestep-power are teacher settings: "
+                or settings.timestep_power != Settings.timestep_power or settings.summary_token):
+            raise T2AError("--rope-dims, --local-kernel, --patch, --timestep-power and --summary-token are teacher "
+                           "settings: "
                            "a student keeps its teacher's backbone and tokens")
         head = source.cfg.head
         if not 0 <= settings.clip_noise <= head.noise_dim:
@@ -254,8 +266,18 @@ def make_batch(settings: Settings, cfg: ModelConfig, data, rng: np.random.Genera
     batch = data.batch(rng, b, category_share=settings.category_captions)
     n = batch["tokens"].shape[1]
     batch["mask"] = training_mask(b, n, gen, settings.full_mask_share, settings.mask_schedule)  # hidden from the backbone
+    if settings.summary_share:  # drawn only when asked for, so runs without it keep their stream
+        second_step = torch.rand(b, generator=gen) < settings.summary_share
+        batch["mask"][second_step] = 1.0
+        batch["mask"][second_step, 0] = 0.0
     # Scored: the hidden positions, less the padding unless the run trains on it.
     batch["loss_mask"] = batch["mask"] if settings.loss_on_padding else batch["mask"] * batch["valid"]
+    if cfg.summary_token:
+        # One position against a clip's hundred tokens: weighted up so the first draw, which picks
+        # the clip's sound, is not a rounding error in the loss.
+        weight = torch.ones(n)
+        weight[0] = SUMMARY_WEIGHT
+        batch["loss_mask"] = batch["loss_mask"] * weight  # a new tensor: loss_mask may be the mask itself
     batch["drop"] = torch.rand(b, generator=gen) < cfg.caption_dropout
     if settings.stage == "teacher":
         mul = cfg.head.diffusion_batch_mul
