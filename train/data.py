@@ -58,6 +58,8 @@ class AudioBank:
 class TokenBank:
     """Latent tokens of every clip (from the frozen codec) and text states of every caption."""
 
+    summary = False  # whether batches lead with a summary position (the model's, set in __init__)
+
     def __init__(self, audio: AudioBank, model, text_encoder, tokenizer, show_progress: bool = True,
                  shift_views: int = 1):
         """`shift_views` > 1 also encodes every clip that many times less one, each starting a further
