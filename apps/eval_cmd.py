@@ -313,8 +313,6 @@ def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, j
     "mixed" row is what a sampler that draws every token on its own (a student at K = 1) scores if
     it learns each token's distribution exactly; the whole clip is what a coherent sound scores.
     """
-    import numpy as np
-
     from t2a_edge.apps.evaluation import coherence as arrangements
     from t2a_edge.apps.evaluation import generation
     from t2a_edge.core.audio import load_audio, save_audio
@@ -329,8 +327,8 @@ def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, j
         raise T2AError(f"eval coherence needs a model folder on the torch backend, not {backend.name}")
     session = Session(data, split, limit, threads)
     pool_clips = read_manifest(session.manifest, pool_split)
-    summary = backend.config.summary_token  # arranged clips are latent tokens only
-    n = backend.config.tokens_for(seconds or tta.defaults["seconds"]) - summary
+    # Positions, as a generation fills them: a summary model's decoder drops the first.
+    n = backend.config.tokens_for(seconds or tta.defaults["seconds"])
     pools = arrangements.category_pools(lambda clip: backend.encode_tokens(load_audio(clip.audio)), pool_clips)
     items = [item for item in session.items if item.category in pools]
     if not items:
@@ -353,10 +351,7 @@ def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, j
             files = []
             (folder / key).mkdir(parents=True, exist_ok=True)
             for item in items:
-                tokens = arranged[item.id][key][None]
-                if summary:  # the decoder drops a summary position: any row will do
-                    tokens = np.concatenate([np.zeros_like(tokens[:, :1]), tokens], axis=1)
-                wave = synthesize(backend.decode(tokens), backend.config.codec)[0]
+                wave = synthesize(backend.decode(arranged[item.id][key][None]), backend.config.codec)[0]
                 files.append(save_audio(folder / key / f"{item.id}.wav", wave, overwrite=True))
             rows.append(session.score_files(label, items, files))
     rows.insert(0, session.real_row())
