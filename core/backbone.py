@@ -77,6 +77,11 @@ class Backbone(nn.Module):
             self.sentence_out = nn.Linear(cfg.text_dim, w)
         for p in (self.mask_token, self.text_pos, self.token_pos, self.null_text):
             nn.init.normal_(p, std=0.02)
+        if cfg.mask_noise:
+            # Small at first, so a student starting from its teacher's backbone starts from its states.
+            self.noise_proj = nn.Linear(token_dim, w)
+            nn.init.normal_(self.noise_proj.weight, std=0.02)
+            nn.init.zeros_(self.noise_proj.bias)
         if cfg.local_kernel % 2 == 0 and cfg.local_kernel:
             raise ValueError(f"local_kernel must be odd, not {cfg.local_kernel}")
         if cfg.local_kernel:
@@ -100,11 +105,15 @@ class Backbone(nn.Module):
 
     def forward(self, text: torch.Tensor, text_mask: torch.Tensor, tokens: torch.Tensor,
                 known: torch.Tensor) -> torch.Tensor:
-        """text (B, L, 384), text_mask (B, L), tokens (B, N, D), known (B, N) -> z (B, N, W)."""
+        """text (B, L, 384), text_mask (B, L), tokens (B, N, D), known (B, N) -> z (B, N, W).
+
+        Hidden positions' tokens are ignored, or with mask_noise read as the noise of one draw.
+        """
         n = tokens.shape[1]
         x_text = self.text_proj(text) + self.text_pos
         embedded, revealed = self.token_proj(tokens), known[..., None] > 0.5
-        x_tokens = torch.where(revealed, embedded, self.mask_token)
+        hidden = self.mask_token + self.noise_proj(tokens) if self.cfg.mask_noise else self.mask_token
+        x_tokens = torch.where(revealed, embedded, hidden)
         if self.cfg.local_kernel:
             x_tokens = x_tokens + self.neighbours(torch.where(revealed, embedded, 0.0))
         x_tokens = x_tokens + self.token_pos[:n]

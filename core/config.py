@@ -53,6 +53,11 @@ class BackboneConfig:
     # Odd width of the window of revealed neighbours' embeddings mapped into each latent position's
     # input; 0 (models trained before it): none.
     local_kernel: int = 0
+    # Student: hidden positions take the token input as Gaussian noise (the sampler fills it) and
+    # add its projection to the mask embedding. The backbone mixes every position, so one step can
+    # draw a whole clip whose tokens share one source, where the head's per-token noise alone draws
+    # each token on its own (README: the coherence table). Off for models trained before it.
+    mask_noise: bool = False
 
 
 @dataclass

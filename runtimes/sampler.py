@@ -42,6 +42,8 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
     samples just the revealed tokens with `teacher_steps` diffusion steps. `anchors` A > 0 makes the
     first of K >= 2 steps reveal A tokens (core.masking.reveal_counts). A model with a summary
     position (core.config.ModelConfig.summary_token) draws it alone in the first of K >= 2 steps.
+    A student with mask noise (core.config.BackboneConfig.mask_noise) gets a fresh N(0, 1) draw in
+    every hidden position's token at each step.
     """
     batch = text.shape[0]
     cfg_model = backend.config
@@ -65,7 +67,11 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
             noise = np.stack([head_noise(rng, n_tokens, noise_dim, noise_correlation) for rng in rngs]).astype(np.float32)
             if shared:
                 noise[..., :shared] = clip_noise[:, None]
-            predicted = backend.step(text, text_mask, tokens, known, noise, scale, temperature)[rows, targets]
+            inputs = tokens
+            if cfg_model.backbone.mask_noise:  # drawn after the head's, so other models keep their stream
+                draw = np.stack([rng.standard_normal((n_tokens, token_dim)) for rng in rngs]).astype(np.float32)
+                inputs = np.where(known[..., None] > 0.5, tokens, draw)
+            predicted = backend.step(text, text_mask, inputs, known, noise, scale, temperature)[rows, targets]
         else:
             noise = np.stack([rng.standard_normal((teacher_steps + 1, count, token_dim)) for rng in rngs], axis=1)
             predicted = backend.teacher_step(text, text_mask, tokens, known, targets, noise.astype(np.float32),

@@ -542,3 +542,61 @@ def test_summary_teacher_from_the_cli_passes_to_its_student_and_converts(synthet
     audio = TextToAudio.load(str(bundle)).generate("a dog barks", seconds=0.5, steps=2)
     assert audio.samples.shape[-1] == int(0.5 * config.codec.sample_rate)
 
+
+
+def test_mask_noise_student_trains_from_the_cli_draws_two_backbone_samples_and_generates(
+        synthetic_corpus, tmp_path, tiny_runs, capsys):
+    """--mask-noise adds the noise projection to the teacher's backbone, trains, is stored, converts
+    with the end-to-end parity check passing, and generates; a teacher refuses it."""
+    from t2a_edge.apps.cli import main
+    from t2a_edge.core.model import load_model
+
+    out = tmp_path / "noise-student"
+    common = ["--data", str(synthetic_corpus), "--preset", "tiny", "--steps", "2", "--batch", "2",
+              "--checkpoint-every", "2", "--quiet"]
+    main(["train", "student", "--init", str(tiny_runs["teacher"]), "--out", str(out), "--mask-noise",
+          "--clip-energy-weight", "1"] + common)
+    assert log_records(out)[0]["settings"]["mask_noise"] is True
+    student, teacher = load_model(out / "model"), load_model(tiny_runs["teacher"] / "model")
+    assert student.cfg.backbone.mask_noise and not teacher.cfg.backbone.mask_noise
+    assert hasattr(student.backbone, "noise_proj") and not hasattr(teacher.backbone, "noise_proj")
+    from t2a_edge.convert.bundle import E2E_SNR_DB
+    from t2a_edge.core.bundle import read_manifest
+
+    # The sampler fills the hidden positions' noise, so every runtime draws the same clip as torch.
+    bundle = tmp_path / "bundle"
+    main(["convert", "--model", str(out), "--backend", "onnx", "--precision", "fp32", "--out", str(bundle)])
+    assert read_manifest(bundle)["parity"]["end_to_end"]["snr_db"] >= E2E_SNR_DB
+    import soundfile as sf
+
+    wav = tmp_path / "noise.wav"
+    main(["generate", "a rising chirp", "--model", str(bundle), "-o", str(wav), "--seconds", "1.0", "--steps", "1"])
+    assert len(sf.read(wav)[0]) == 16000
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "teacher", "--init", str(tiny_runs["codec"]), "--out", str(tmp_path / "t"), "--mask-noise"]
+             + common)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "student settings" in err and "Traceback" not in err
+
+
+def test_mask_noise_reaches_hidden_positions_only():
+    """With mask noise the backbone's states at hidden positions follow the noise in their token input,
+    and revealed positions read the token; without it hidden positions ignore the input."""
+    import dataclasses
+
+    from t2a_edge.core.backbone import Backbone
+    from t2a_edge.core.config import preset
+
+    cfg = preset("tiny")
+    torch.manual_seed(0)
+    text, text_mask = torch.randn(1, cfg.backbone.text_tokens, cfg.backbone.text_dim), torch.ones(1, cfg.backbone.text_tokens)
+    known = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    tokens = torch.randn(1, 4, cfg.token_dim)
+    other = tokens.clone()
+    other[:, 1:] = torch.randn(1, 3, cfg.token_dim)  # a different draw in the hidden positions
+    for noisy in (False, True):
+        backbone_cfg = dataclasses.replace(cfg.backbone, mask_noise=noisy)
+        backbone = Backbone(backbone_cfg, cfg.token_dim, 8).eval()
+        with torch.no_grad():
+            same = torch.allclose(backbone(text, text_mask, tokens, known), backbone(text, text_mask, other, known))
+        assert same is not noisy

@@ -86,6 +86,9 @@ class Settings:
     # summary and hide every token, the state of a two-step generation's second step.
     summary_token: bool = False
     summary_share: float = 0.0
+    # Student: Gaussian noise in the backbone's hidden positions (core.config.BackboneConfig.mask_noise),
+    # each of the energy score's two samples with its own draw.
+    mask_noise: bool = False
     checkpoint_every: int = 500
     log_every: int = 10
 
@@ -166,12 +169,21 @@ class StudentLoss(nn.Module):
 
     def forward(self, batch: dict) -> dict:
         inputs = masked_inputs(batch, self.backbone)
-        z = self.backbone(*inputs)
         with torch.no_grad():
             z_teacher = self.teacher(*inputs)
-        x1, x2 = self.head(z, batch["u1"]), self.head(z, batch["u2"])
+        if self.backbone.cfg.mask_noise:
+            # Two samples need two backbone draws: one batch of 2B rows, hidden tokens replaced by noise.
+            text, text_mask, tokens, known = inputs
+            hidden = batch["mask"][..., None] > 0.5
+            draws = [torch.where(hidden, batch[name], tokens) for name in ("g1", "g2")]
+            z1, z2 = self.backbone(text.repeat(2, 1, 1), text_mask.repeat(2, 1), torch.cat(draws),
+                                   known.repeat(2, 1)).chunk(2)
+            distill = 0.5 * (F.mse_loss(z1, z_teacher) + F.mse_loss(z2, z_teacher))
+        else:
+            z1 = z2 = self.backbone(*inputs)
+            distill = F.mse_loss(z1, z_teacher)
+        x1, x2 = self.head(z1, batch["u1"]), self.head(z2, batch["u2"])
         energy = energy_score_loss(x1, x2, batch["tokens"], batch["loss_mask"])
-        distill = F.mse_loss(z, z_teacher)
         losses = {"loss": energy + self.distill_weight * distill, "energy": energy, "distill": distill}
         if self.clip_energy_weight:
             clip = clip_energy_score_loss(x1, x2, batch["tokens"], batch["loss_mask"])
@@ -195,6 +207,8 @@ def build(settings: Settings, cfg: ModelConfig):
     if settings.summary_share and not (settings.summary_token or source.cfg.summary_token and settings.stage == "student"):
         raise T2AError("--summary-share needs a summary position: --summary-token in the teacher")
     if settings.stage == "teacher":
+        if settings.mask_noise or settings.clip_noise or settings.clip_energy_weight:
+            raise T2AError("--mask-noise, --clip-noise and --clip-energy-weight are student settings")
         # The backbone and heads come from the preset; only the codec's shape comes from --init.
         backbone = dataclasses.replace(cfg.backbone, rope_dims=settings.rope_dims, local_kernel=settings.local_kernel)
         cfg = dataclasses.replace(cfg, codec=source.cfg.codec, backbone=backbone, patch=settings.patch,
@@ -220,10 +234,14 @@ def build(settings: Settings, cfg: ModelConfig):
         head = source.cfg.head
         if not 0 <= settings.clip_noise <= head.noise_dim:
             raise T2AError(f"--clip-noise {settings.clip_noise}: the head has {head.noise_dim} noise channels")
-        cfg = dataclasses.replace(source.cfg, head=dataclasses.replace(head, clip_noise_dim=settings.clip_noise))
+        cfg = dataclasses.replace(source.cfg, head=dataclasses.replace(head, clip_noise_dim=settings.clip_noise),
+                                  backbone=dataclasses.replace(source.cfg.backbone, mask_noise=settings.mask_noise))
         model = T2AModel(cfg, diffusion_head=False, energy_head=True)
         model.codec.load_state_dict(source.codec.state_dict())
-        model.backbone.load_state_dict(source.backbone.state_dict())
+        # Everything but the noise projection, which is new in a student with mask noise.
+        missing, unexpected = model.backbone.load_state_dict(source.backbone.state_dict(), strict=False)
+        if unexpected or any(not key.startswith("noise_proj.") for key in missing):
+            raise T2AError(f"{init}: its backbone does not match this version of t2a-edge")
         if source.cfg.token_pca_power:
             model.token_scale.copy_(source.token_scale)  # the student works in its teacher's token space
         model.codec.requires_grad_(False)
@@ -296,6 +314,9 @@ def make_batch(settings: Settings, cfg: ModelConfig, data, rng: np.random.Genera
         if clip:  # drawn after the per-token noise, so runs without it keep their random stream
             for name in ("u1", "u2"):
                 batch[name][..., :clip] = torch.rand(b, 1, clip, generator=gen) - 0.5
+        if cfg.backbone.mask_noise:  # drawn last, so runs without it keep their random stream
+            batch["g1"] = torch.randn(b, n, cfg.token_dim, generator=gen)
+            batch["g2"] = torch.randn(b, n, cfg.token_dim, generator=gen)
     return batch
 
 
