@@ -174,8 +174,7 @@ class StudentLoss(nn.Module):
         if self.backbone.cfg.mask_noise:
             # Two samples need two backbone draws: one batch of 2B rows, hidden tokens replaced by noise.
             text, text_mask, tokens, known = inputs
-            hidden = batch["mask"][..., None] > 0.5
-            draws = [torch.where(hidden, batch[name], tokens) for name in ("g1", "g2")]
+            draws = [torch.where(known[..., None] > 0.5, tokens, batch[name]) for name in ("g1", "g2")]
             z1, z2 = self.backbone(text.repeat(2, 1, 1), text_mask.repeat(2, 1), torch.cat(draws),
                                    known.repeat(2, 1)).chunk(2)
             distill = 0.5 * (F.mse_loss(z1, z_teacher) + F.mse_loss(z2, z_teacher))
