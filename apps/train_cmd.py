@@ -79,7 +79,8 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
           distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
           clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, downsample, latent_dim,
-          patch, timestep_power, shift_views, summary_token, summary_share, mask_noise, until_step, time_limit, device, quiet):
+          patch, timestep_power, shift_views, summary_token, summary_share, mask_noise, until_step, time_limit, device,
+          quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings

@@ -543,12 +543,15 @@ def test_summary_teacher_from_the_cli_passes_to_its_student_and_converts(synthet
     assert audio.samples.shape[-1] == int(0.5 * config.codec.sample_rate)
 
 
-
 def test_mask_noise_student_trains_from_the_cli_draws_two_backbone_samples_and_generates(
         synthetic_corpus, tmp_path, tiny_runs, capsys):
     """--mask-noise adds the noise projection to the teacher's backbone, trains, is stored, converts
     with the end-to-end parity check passing, and generates; a teacher refuses it."""
+    import soundfile as sf
+
     from t2a_edge.apps.cli import main
+    from t2a_edge.convert.bundle import E2E_SNR_DB
+    from t2a_edge.core.bundle import read_manifest
     from t2a_edge.core.model import load_model
 
     out = tmp_path / "noise-student"
@@ -560,15 +563,11 @@ def test_mask_noise_student_trains_from_the_cli_draws_two_backbone_samples_and_g
     student, teacher = load_model(out / "model"), load_model(tiny_runs["teacher"] / "model")
     assert student.cfg.backbone.mask_noise and not teacher.cfg.backbone.mask_noise
     assert hasattr(student.backbone, "noise_proj") and not hasattr(teacher.backbone, "noise_proj")
-    from t2a_edge.convert.bundle import E2E_SNR_DB
-    from t2a_edge.core.bundle import read_manifest
 
     # The sampler fills the hidden positions' noise, so every runtime draws the same clip as torch.
     bundle = tmp_path / "bundle"
     main(["convert", "--model", str(out), "--backend", "onnx", "--precision", "fp32", "--out", str(bundle)])
     assert read_manifest(bundle)["parity"]["end_to_end"]["snr_db"] >= E2E_SNR_DB
-    import soundfile as sf
-
     wav = tmp_path / "noise.wav"
     main(["generate", "a rising chirp", "--model", str(bundle), "-o", str(wav), "--seconds", "1.0", "--steps", "1"])
     assert len(sf.read(wav)[0]) == 16000
@@ -589,7 +588,8 @@ def test_mask_noise_reaches_hidden_positions_only():
 
     cfg = preset("tiny")
     torch.manual_seed(0)
-    text, text_mask = torch.randn(1, cfg.backbone.text_tokens, cfg.backbone.text_dim), torch.ones(1, cfg.backbone.text_tokens)
+    text = torch.randn(1, cfg.backbone.text_tokens, cfg.backbone.text_dim)
+    text_mask = torch.ones(1, cfg.backbone.text_tokens)
     known = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
     tokens = torch.randn(1, 4, cfg.token_dim)
     other = tokens.clone()
