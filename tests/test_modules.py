@@ -356,3 +356,36 @@ def test_local_neighbour_path_reads_only_revealed_neighbours_and_is_additive():
         assert torch.allclose(local(text, mask, tokens, known), plain(text, mask, tokens, known), atol=1e-6)
     with pytest.raises(ValueError, match="local_kernel"):
         Backbone(dataclasses.replace(plain_cfg, local_kernel=4), CFG.token_dim, CFG.max_tokens)
+
+
+@pytest.mark.parametrize("steps", [1, 25, 100, 1000])
+def test_diffusion_chain_starts_where_x0_can_be_recovered_and_descends_to_t0(steps):
+    from t2a_edge.core.diffusion import MIN_START_ALPHA_BAR, Diffusion
+
+    diffusion = Diffusion(1000)
+    timesteps, alpha_bar = diffusion.respaced(steps)
+    # The cosine schedule's last timesteps have alpha-bar down to 2.4e-9, where x0 = (x - sqrt(1 - ab) eps) / sqrt(ab)
+    # turns a small eps error into garbage; the chain starts at the noisiest step above the floor instead.
+    assert MIN_START_ALPHA_BAR <= alpha_bar[0] < 1.5 * MIN_START_ALPHA_BAR
+    assert diffusion.alphas_cumprod[timesteps[0] + 1] < MIN_START_ALPHA_BAR
+    assert (np.diff(timesteps) < 0).all()
+    assert timesteps[-1] == 0 if steps > 1 else len(timesteps) == 1  # one step jumps from the start to x0
+    assert len(timesteps) == min(steps, timesteps[0] + 1)
+
+
+@pytest.mark.parametrize("steps", [25, 100])
+def test_diffusion_sampler_draws_gaussian_data_from_its_exact_eps(steps):
+    from t2a_edge.core.diffusion import Diffusion
+
+    diffusion = Diffusion(1000)
+    alpha_bar = torch.tensor(diffusion.alphas_cumprod, dtype=torch.float32)
+    mean, spread = 1.0, 2.0
+
+    def exact_eps(x, t):  # E[eps | x_t] for x0 ~ N(mean, spread^2)
+        ab = alpha_bar[t][..., None]
+        return (1 - ab).sqrt() * (x - ab.sqrt() * mean) / (ab * spread ** 2 + 1 - ab)
+
+    noises = torch.randn(steps + 1, 4000, 8, generator=torch.Generator().manual_seed(0))
+    x = diffusion.sample(exact_eps, (4000, 8), noises, steps)
+    assert abs(x.mean().item() - mean) < 0.05
+    assert abs(x.std().item() / spread - 1) < 0.12
