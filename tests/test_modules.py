@@ -9,6 +9,7 @@ import torch
 from t2a_edge.core.backbone import Backbone
 from t2a_edge.core.codec import Codec
 from t2a_edge.core.config import ModelConfig, preset
+from t2a_edge.core.diffusion import MIN_START_ALPHA_BAR, Diffusion
 from t2a_edge.core.heads import DiffusionHead, EnergyHead
 from t2a_edge.core.model import DecoderGraph, StudentStep, T2AModel
 from t2a_edge.core.phase import PhaseRecovery, synthesize
@@ -360,8 +361,6 @@ def test_local_neighbour_path_reads_only_revealed_neighbours_and_is_additive():
 
 @pytest.mark.parametrize("steps", [1, 25, 100, 1000])
 def test_diffusion_chain_starts_where_x0_can_be_recovered_and_descends_to_t0(steps):
-    from t2a_edge.core.diffusion import MIN_START_ALPHA_BAR, Diffusion
-
     diffusion = Diffusion(1000)
     timesteps, alpha_bar = diffusion.respaced(steps)
     # The cosine schedule's last timesteps have alpha-bar down to 2.4e-9, where x0 = (x - sqrt(1 - ab) eps) / sqrt(ab)
@@ -375,8 +374,6 @@ def test_diffusion_chain_starts_where_x0_can_be_recovered_and_descends_to_t0(ste
 
 @pytest.mark.parametrize("steps", [25, 100])
 def test_diffusion_sampler_draws_gaussian_data_from_its_exact_eps(steps):
-    from t2a_edge.core.diffusion import Diffusion
-
     diffusion = Diffusion(1000)
     alpha_bar = torch.tensor(diffusion.alphas_cumprod, dtype=torch.float32)
     mean, spread = 1.0, 2.0
