@@ -31,6 +31,8 @@ class Diffusion:
         self.train_steps = train_steps
         self.alphas_cumprod = cosine_alphas_cumprod(train_steps)
         self._ac = torch.tensor(self.alphas_cumprod, dtype=torch.float32)
+        # The noisiest timestep a sampling chain starts from (see MIN_START_ALPHA_BAR).
+        self.start_step = int(np.nonzero(self.alphas_cumprod >= MIN_START_ALPHA_BAR)[0].max())
 
     def add_noise(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """x_t = sqrt(ab_t) x0 + sqrt(1 - ab_t) eps."""
@@ -40,10 +42,9 @@ class Diffusion:
     def respaced(self, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """Evenly spaced training timesteps (descending) from the chain's start (MIN_START_ALPHA_BAR)
         to 0, and their alpha-bar, for `steps` samples."""
-        start = int(np.nonzero(self.alphas_cumprod >= MIN_START_ALPHA_BAR)[0].max())
-        steps = max(1, min(steps, start + 1))
-        # Descending, so that one step starts at `start` too (not at t = 0, which returned the noise).
-        timesteps = np.round(np.linspace(start, 0, steps)).astype(np.int64)
+        steps = max(1, min(steps, self.start_step + 1))
+        # Descending, so that one step starts at start_step too (not at t = 0, which returned the noise).
+        timesteps = np.round(np.linspace(self.start_step, 0, steps)).astype(np.int64)
         return timesteps, self.alphas_cumprod[timesteps]
 
     @torch.no_grad()
