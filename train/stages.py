@@ -89,10 +89,6 @@ class Settings:
     # Student: Gaussian noise in the backbone's hidden positions (core.config.BackboneConfig.mask_noise),
     # each of the energy score's two samples with its own draw.
     mask_noise: bool = False
-    # Student: keep the teacher's backbone as it is and train only the energy head on its states,
-    # the limit of an infinite distillation weight. A backbone-sized step costs the head's share
-    # without the backward pass, so a head gets several times the steps in the same time.
-    freeze_backbone: bool = False
     checkpoint_every: int = 500
     log_every: int = 10
 
@@ -170,17 +166,12 @@ class StudentLoss(nn.Module):
         self.teacher = teacher_backbone.eval().requires_grad_(False)
         self.distill_weight = settings.distill_weight
         self.clip_energy_weight = settings.clip_energy_weight
-        self.frozen = settings.freeze_backbone
 
     def forward(self, batch: dict) -> dict:
         inputs = masked_inputs(batch, self.backbone)
         with torch.no_grad():
             z_teacher = self.teacher(*inputs)
-        if self.frozen:
-            # The student's backbone is the teacher's: its states are the teacher's, exactly.
-            z1 = z2 = z_teacher
-            distill = torch.zeros((), dtype=z_teacher.dtype)
-        elif self.backbone.cfg.mask_noise:
+        if self.backbone.cfg.mask_noise:
             # Two samples need two backbone draws: one batch of 2B rows, hidden tokens replaced by noise.
             text, text_mask, tokens, known = inputs
             draws = [torch.where(known[..., None] > 0.5, tokens, batch[name]) for name in ("g1", "g2")]
@@ -215,8 +206,8 @@ def build(settings: Settings, cfg: ModelConfig):
     if settings.summary_share and not (settings.summary_token or source.cfg.summary_token and settings.stage == "student"):
         raise T2AError("--summary-share needs a summary position: --summary-token in the teacher")
     if settings.stage == "teacher":
-        if settings.mask_noise or settings.clip_noise or settings.clip_energy_weight or settings.freeze_backbone:
-            raise T2AError("--mask-noise, --clip-noise, --clip-energy-weight and --freeze-backbone are student settings")
+        if settings.mask_noise or settings.clip_noise or settings.clip_energy_weight:
+            raise T2AError("--mask-noise, --clip-noise and --clip-energy-weight are student settings")
         # The backbone and heads come from the preset; only the codec's shape comes from --init.
         backbone = dataclasses.replace(cfg.backbone, rope_dims=settings.rope_dims, local_kernel=settings.local_kernel)
         cfg = dataclasses.replace(cfg, codec=source.cfg.codec, backbone=backbone, patch=settings.patch,
@@ -254,13 +245,8 @@ def build(settings: Settings, cfg: ModelConfig):
             model.token_scale.copy_(source.token_scale)  # the student works in its teacher's token space
         model.codec.requires_grad_(False)
         model.backbone.set_dropout(settings.dropout)
-        head = [{"params": list(model.energy_head.parameters()), "lr_mult": settings.head_lr_mult}]
-        if settings.freeze_backbone:
-            if settings.mask_noise:
-                raise T2AError("--freeze-backbone keeps the teacher's backbone, which has no --mask-noise input")
-            model.backbone.requires_grad_(False)
-            return model, StudentLoss(model, source.backbone, settings), head
-        groups = [{"params": list(model.backbone.parameters())}] + head
+        groups = [{"params": list(model.backbone.parameters())},
+                  {"params": list(model.energy_head.parameters()), "lr_mult": settings.head_lr_mult}]
         return model, StudentLoss(model, source.backbone, settings), groups
     raise T2AError(f"unknown stage '{settings.stage}': choose codec, teacher or student")
 
