@@ -95,6 +95,42 @@ def test_dropout_changes_training_and_resumes_exactly(synthetic_corpus, tmp_path
     assert not all(torch.equal(weights["straight"][k], weights["plain"][k]) for k in weights["plain"])
 
 
+def test_teacher_draws_are_drawn_once_kept_and_verified(synthetic_corpus, tmp_path, tiny_runs):
+    """--teacher-draws draws the teacher's guided one-step samples once per run, with their sha256;
+    the student trains on them (unlike a run without), resumes exactly on the stored draws, and a
+    tampered draws file is refused with a clear error."""
+    from t2a_edge.core.errors import T2AError
+    from t2a_edge.train.teacher_draws import FILE
+
+    init = str(tiny_runs["teacher"])
+    draws = dict(stage="student", init=init, teacher_draws=1.0, draws_per_caption=2)
+    runs = {name: tmp_path / name for name in ("plain", "straight", "split")}
+    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["plain"], show_progress=False)
+    train(_settings(**draws), str(synthetic_corpus), runs["straight"], show_progress=False)
+    train(_settings(**draws), str(synthetic_corpus), runs["split"], show_progress=False, until_step=3)
+    stored = runs["split"] / FILE
+    before = (stored.read_bytes(), stored.stat().st_mtime_ns)
+    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["split"], resume=True,
+          show_progress=False)
+    assert (stored.read_bytes(), stored.stat().st_mtime_ns) == before  # reused, not drawn again
+    tensor = load_file(str(stored))["draws"]
+    assert tensor.shape[1] == 2 and torch.isfinite(tensor.float()).all() and tensor.float().std() > 0
+    assert not torch.equal(tensor[:, 0], tensor[:, 1])  # two different draws per caption
+    weights = {name: load_file(str(run / "checkpoints" / "step-00000006" / "weights.safetensors"))
+               for name, run in runs.items()}
+    assert all(torch.equal(weights["straight"][k], weights["split"][k]) for k in weights["straight"])
+    assert not all(torch.equal(weights["straight"][k], weights["plain"][k]) for k in weights["plain"])
+    with open(stored, "r+b") as f:
+        f.seek(-8, 2)
+        f.write(b"\x00garbage")
+    with pytest.raises(T2AError, match="sha256"):
+        train(_settings(stage="student", init=init, steps=9), str(synthetic_corpus), runs["split"], resume=True,
+              show_progress=False)
+    with pytest.raises(T2AError, match="student settings"):
+        train(_settings(stage="teacher", init=str(tiny_runs["codec"]), teacher_draws=0.5), str(synthetic_corpus),
+              tmp_path / "teacher", show_progress=False)
+
+
 def test_existing_run_needs_resume_and_corrupt_checkpoint_is_refused(synthetic_corpus, tmp_path, tiny_runs):
     from t2a_edge.core.errors import T2AError
 

@@ -96,7 +96,10 @@ class TokenBank:
         self.summary = model.cfg.summary_token
         self.max_tokens = model.cfg.max_tokens - self.summary  # latent tokens, without the summary position
 
-    def batch(self, rng: np.random.Generator, batch: int, min_tokens: int = 4, category_share: float = 0.0) -> dict:
+    draws = None  # (captions, draws, max_tokens, token_dim): a teacher's draws per caption (train.teacher_draws)
+
+    def batch(self, rng: np.random.Generator, batch: int, min_tokens: int = 4, category_share: float = 0.0,
+              draw_share: float = 0.0) -> dict:
         """Random clips cropped or silence-padded to one length N, with one random caption each.
 
         N is the length of the batch's first clip (capped at the model maximum), so lengths follow
@@ -104,6 +107,8 @@ class TokenBank:
         With `category_share` > 0, that share of clips takes a caption of any clip of its category:
         the model cannot tie a caption to its own few clips, only to the category's sound. A model
         with a summary position gets it first (core.model.lead_with_summary): N + 1 positions.
+        With `draw_share` > 0, that share of examples targets one of the teacher's draws for its
+        caption (its first N tokens) instead of the clip's tokens.
         """
         indices = rng.integers(0, len(self.tokens), size=batch)
         n = int(np.clip(len(self.tokens[indices[0]]), min(min_tokens, self.max_tokens), self.max_tokens))
@@ -126,6 +131,10 @@ class TokenBank:
             if category_share and rng.random() < category_share:  # no draw at 0: the old stream stays
                 captions = self.category_captions[self.clips[index].category]
             caption_rows.append(self.caption_index[captions[int(rng.integers(0, len(captions)))]])
+            if draw_share and rng.random() < draw_share:  # no draw at 0: the old stream stays
+                draws = self.draws[caption_rows[-1]]
+                tokens[row] = draws[int(rng.integers(0, len(draws)))][:n].float()
+                valid[row] = 1.0
         rows = torch.tensor(caption_rows)
         if self.summary:
             tokens, valid = lead_with_summary(tokens, valid)

@@ -92,6 +92,17 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
                          show_progress and ctx.is_main, settings.shift_views)
     if not resume:
         prepare(settings, model, bank)
+    if settings.teacher_draws:
+        # Drawn once per run on the main process and kept in the run folder, so --resume and every
+        # rank train on the same draws; other ranks wait for the file.
+        from t2a_edge.train.stages import init_folder
+        from t2a_edge.train.teacher_draws import attach_draws
+
+        for turn in ("main", "others"):
+            if ctx.is_main == (turn == "main"):
+                attach_draws(bank, init_folder(settings), out, settings.draws_per_caption, settings.draw_cfg,
+                             settings.seed, show_progress and ctx.is_main)
+            distributed.barrier(ctx)
 
     stop = StopFlag()
     bar = tqdm(total=settings.steps, initial=start, desc=f"train {settings.stage}",

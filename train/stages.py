@@ -89,6 +89,12 @@ class Settings:
     # Student: Gaussian noise in the backbone's hidden positions (core.config.BackboneConfig.mask_noise),
     # each of the energy score's two samples with its own draw.
     mask_noise: bool = False
+    # Student: share of examples whose targets are the teacher's own draws for their caption (K = 1,
+    # guided on ε with draw_cfg) instead of a clip's tokens, draws_per_caption of them per caption
+    # (train.teacher_draws): the student's guidance does not sharpen its draws, the teacher's does.
+    teacher_draws: float = 0.0
+    draws_per_caption: int = 2
+    draw_cfg: float = 3.0
     checkpoint_every: int = 500
     log_every: int = 10
 
@@ -201,13 +207,13 @@ def build(settings: Settings, cfg: ModelConfig):
     if settings.downsample is not None or settings.latent_dim is not None:
         raise T2AError("--downsample and --latent-dim are codec settings: "
                        "the teacher and student keep the codec of --init")
-    init = _init_folder(settings)
+    init = init_folder(settings)
     source = load_model(init)
     if settings.summary_share and not (settings.summary_token or source.cfg.summary_token and settings.stage == "student"):
         raise T2AError("--summary-share needs a summary position: --summary-token in the teacher")
     if settings.stage == "teacher":
-        if settings.mask_noise or settings.clip_noise or settings.clip_energy_weight:
-            raise T2AError("--mask-noise, --clip-noise and --clip-energy-weight are student settings")
+        if settings.mask_noise or settings.clip_noise or settings.clip_energy_weight or settings.teacher_draws:
+            raise T2AError("--mask-noise, --clip-noise, --clip-energy-weight and --teacher-draws are student settings")
         # The backbone and heads come from the preset; only the codec's shape comes from --init.
         backbone = dataclasses.replace(cfg.backbone, rope_dims=settings.rope_dims, local_kernel=settings.local_kernel)
         cfg = dataclasses.replace(cfg, codec=source.cfg.codec, backbone=backbone, patch=settings.patch,
@@ -225,6 +231,8 @@ def build(settings: Settings, cfg: ModelConfig):
     if settings.stage == "student":
         if source.diffusion_head is None:
             raise T2AError(f"{init} is not a teacher model: the student starts from a trained teacher")
+        if settings.teacher_draws and source.cfg.summary_token:
+            raise T2AError("--teacher-draws needs a teacher without a summary position")
         if (settings.rope_dims or settings.local_kernel or settings.patch != Settings.patch
                 or settings.timestep_power != Settings.timestep_power or settings.summary_token):
             raise T2AError("--rope-dims, --local-kernel, --patch, --timestep-power and --summary-token are teacher "
@@ -251,7 +259,7 @@ def build(settings: Settings, cfg: ModelConfig):
     raise T2AError(f"unknown stage '{settings.stage}': choose codec, teacher or student")
 
 
-def _init_folder(settings: Settings) -> Path:
+def init_folder(settings: Settings) -> Path:
     need = {"teacher": "codec", "student": "teacher"}[settings.stage]
     if not settings.init:
         raise T2AError(f"the {settings.stage} stage starts from a trained {need}: pass --init RUN_DIR")
@@ -280,7 +288,7 @@ def make_batch(settings: Settings, cfg: ModelConfig, data, rng: np.random.Genera
         wave = data.crops(rng, b, samples)
         eps = torch.randn(b, cfg.codec.latent_dim, samples // cfg.codec.frame_samples, generator=gen)
         return {"wave": wave, "eps": eps}
-    batch = data.batch(rng, b, category_share=settings.category_captions)
+    batch = data.batch(rng, b, category_share=settings.category_captions, draw_share=settings.teacher_draws)
     n = batch["tokens"].shape[1]
     batch["mask"] = training_mask(b, n, gen, settings.full_mask_share, settings.mask_schedule)  # hidden from the backbone
     if settings.summary_share:  # drawn only when asked for, so runs without it keep their stream
