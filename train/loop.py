@@ -98,11 +98,15 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
         from t2a_edge.train.stages import init_folder
         from t2a_edge.train.teacher_draws import attach_draws
 
-        for turn in ("main", "others"):
-            if ctx.is_main == (turn == "main"):
-                attach_draws(bank, init_folder(settings), out, settings.draws_per_caption, settings.draw_cfg,
-                             settings.seed, show_progress and ctx.is_main)
-            distributed.barrier(ctx)
+        def attach(progress: bool) -> None:
+            attach_draws(bank, init_folder(settings), out, settings.draws_per_caption, settings.draw_cfg,
+                         settings.seed, progress)
+
+        if ctx.is_main:
+            attach(show_progress)
+        distributed.barrier(ctx)
+        if not ctx.is_main:
+            attach(False)
 
     stop = StopFlag()
     bar = tqdm(total=settings.steps, initial=start, desc=f"train {settings.stage}",
