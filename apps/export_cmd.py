@@ -13,10 +13,10 @@ from t2a_edge.core.errors import T2AError
 CARD_NAME = "MODEL_CARD.md"
 
 
-def parse_defaults(steps, cfg, temperature, seconds) -> dict:
+def parse_defaults(steps, cfg, temperature, seconds, spread=None) -> dict:
     """The generation defaults to record, checked like a generate() call would check them."""
     defaults = {k: v for k, v in (("steps", steps), ("cfg", cfg), ("temperature", temperature),
-                                  ("seconds", seconds)) if v is not None}
+                                  ("seconds", seconds), ("spread", spread)) if v is not None}
     if steps is not None and steps < 1:
         raise T2AError("--steps must be >= 1")
     if cfg is not None and cfg < 0:
@@ -25,6 +25,8 @@ def parse_defaults(steps, cfg, temperature, seconds) -> dict:
         raise T2AError("--temperature must be > 0")
     if seconds is not None and seconds <= 0:
         raise T2AError("--seconds must be > 0")
+    if spread is not None and not spread > 0:
+        raise T2AError("--spread must be > 0")
     return defaults
 
 
@@ -36,9 +38,10 @@ def parse_defaults(steps, cfg, temperature, seconds) -> dict:
 @click.option("--cfg", type=float, default=None, help="Default guidance scale to record.")
 @click.option("--temperature", type=float, default=None, help="Default temperature to record.")
 @click.option("--seconds", type=float, default=None, help="Default clip length to record.")
+@click.option("--spread", type=float, default=None, help="Default latent spread to record (1: as drawn).")
 @click.option("--card", type=click.Path(dir_okay=False), default=None, help="Markdown model card to include.")
 @click.option("--force", is_flag=True, help="Replace OUT if it already holds a model.")
-def export(model, out, half, steps, cfg, temperature, seconds, card, force):
+def export(model, out, half, steps, cfg, temperature, seconds, spread, card, force):
     """Write MODEL (a model or run folder) to OUT with verified weights, defaults and a model card."""
     import torch
 
@@ -47,7 +50,7 @@ def export(model, out, half, steps, cfg, temperature, seconds, card, force):
     from t2a_edge.runtimes.api import resolve_model_dir
 
     source = resolve_model_dir(model)
-    defaults = parse_defaults(steps, cfg, temperature, seconds)
+    defaults = parse_defaults(steps, cfg, temperature, seconds, spread)
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise T2AError(f"{out} is not empty: pass --force to replace it")

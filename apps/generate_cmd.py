@@ -83,6 +83,8 @@ def read_prompts(prompts: tuple[str, ...], prompts_file: str | None) -> list[str
                    "recognised less often) [model default, 0].")
 @click.option("--anchors", type=int, default=None,
               help="Draw this many tokens in the first of K >= 2 steps, the rest after them [model default].")
+@click.option("--spread", type=float, default=None,
+              help="Scale each generated latent's distance from the corpus mean (1: as drawn) [model default].")
 @click.option("--teacher-steps", type=int, default=None, help="Teacher models: diffusion steps per iteration.")
 @click.option("--model", default="default", show_default=True, help="'default', a model folder or a bundle.")
 @click.option("--backend", default="auto", show_default=True,
@@ -93,7 +95,7 @@ def read_prompts(prompts: tuple[str, ...], prompts_file: str | None) -> list[str
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per clip on stdout.")
 def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperature, noise_correlation, anchors,
-             teacher_steps, model, backend, precision, device, spectrogram, force, as_json):
+             spread, teacher_steps, model, backend, precision, device, spectrogram, force, as_json):
     """Generate one clip per PROMPT (all in one batch) and write them as 16 kHz audio files."""
     import time
 
@@ -104,15 +106,16 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
     say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
     from t2a_edge.runtimes.api import TextToAudio, check_settings
 
-    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors)  # before a load that may convert a bundle
+    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread)  # before a load that may convert a bundle
 
     started = time.perf_counter()
     tta = TextToAudio.load(model, backend=backend, precision=precision, device=device)
     load_seconds = time.perf_counter() - started
     settings = {"seconds": seconds, "steps": steps, "cfg": cfg, "temperature": temperature}
-    # Reported among the defaults used when the model sets them or the user asks.
-    for key, value in (("noise_correlation", noise_correlation), ("anchors", anchors)):
-        if value is not None or tta.defaults.get(key):
+    # Reported among the defaults used when the model sets them (spread: other than 1) or the user asks.
+    for key, value, neutral in (("noise_correlation", noise_correlation, 0), ("anchors", anchors, 0),
+                                ("spread", spread, 1)):
+        if value is not None or tta.defaults.get(key, neutral) != neutral:
             settings[key] = value
     used = {k: (v if v is not None else tta.defaults[k]) for k, v in settings.items()}
     tta.check(prompt_list, **used)
@@ -139,7 +142,7 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
                                    "steps": clip.info["steps"], "cfg": clip.info["cfg"],
                                    "temperature": clip.info["temperature"],
                                    "noise_correlation": clip.info["noise_correlation"],
-                                   "anchors": clip.info["anchors"],
+                                   "anchors": clip.info["anchors"], "spread": clip.info["spread"],
                                    "timings": {"load": load_seconds, **timings}}))
         else:
             click.echo(f"wrote {path} ({clip.seconds:.2f} s): {clip.prompt}")

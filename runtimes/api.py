@@ -14,9 +14,10 @@ from t2a_edge.core.errors import T2AError
 
 # Used when a model records no measured defaults of its own.
 FALLBACK_DEFAULTS = {
-    "student": {"steps": 8, "cfg": 3.0, "temperature": 0.7, "seconds": 5.0, "noise_correlation": 0.0, "anchors": 0},
+    "student": {"steps": 8, "cfg": 3.0, "temperature": 0.7, "seconds": 5.0, "noise_correlation": 0.0, "anchors": 0,
+                "spread": 1.0},
     "teacher": {"steps": 32, "cfg": 3.0, "temperature": 1.0, "seconds": 5.0, "teacher_steps": 50,
-                "noise_correlation": 0.0, "anchors": 0},
+                "noise_correlation": 0.0, "anchors": 0, "spread": 1.0},
 }
 MIN_SECONDS = 0.5
 
@@ -61,7 +62,7 @@ def resolve_model_dir(model: str | Path) -> Path:
 
 
 def check_settings(seconds=None, steps=None, cfg=None, temperature=None, noise_correlation=None,
-                   anchors=None) -> None:
+                   anchors=None, spread=None) -> None:
     """The checks that need no model (None: not given), so a CLI can refuse before loading one."""
     if seconds is not None and (not (isinstance(seconds, (int, float)) and math.isfinite(seconds)) or seconds <= 0):
         raise T2AError(f"seconds must be a positive number, got {seconds}")
@@ -75,6 +76,8 @@ def check_settings(seconds=None, steps=None, cfg=None, temperature=None, noise_c
         raise T2AError(f"noise correlation must be >= 0 tokens, got {noise_correlation}")
     if anchors is not None and (int(anchors) != anchors or anchors < 0):
         raise T2AError(f"anchors must be a whole number >= 0, got {anchors}")
+    if spread is not None and (not math.isfinite(spread) or spread <= 0):
+        raise T2AError(f"spread must be > 0 (1 keeps the drawn latents as they are), got {spread}")
 
 
 class TextToAudio:
@@ -107,14 +110,14 @@ class TextToAudio:
         return self.backend.config.max_seconds
 
     def check(self, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float,
-              noise_correlation: float = 0.0, anchors: int = 0) -> None:
+              noise_correlation: float = 0.0, anchors: int = 0, spread: float = 1.0) -> None:
         """Reject bad requests with one clear line before any work is done."""
         if not prompts:
             raise T2AError("no prompt given")
         for prompt in prompts:
             if not isinstance(prompt, str) or not prompt.strip():
                 raise T2AError("a prompt is empty: describe the sound, e.g. \"dog barking\"")
-        check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors)
+        check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread)
         if noise_correlation and self.backend.kind == "teacher":
             raise T2AError("noise correlation applies to a student's energy head, not a teacher")
         if seconds < MIN_SECONDS or seconds > self.max_seconds + 1e-9:
@@ -124,12 +127,14 @@ class TextToAudio:
     def generate(self, prompt: str | list[str], seconds: float | None = None, seed: int = 0,
                  steps: int | None = None, cfg: float | None = None, temperature: float | None = None,
                  teacher_steps: int | None = None, progress=None, noise_correlation: float | None = None,
-                 anchors: int | None = None):
+                 anchors: int | None = None, spread: float | None = None):
         """Generate one clip per prompt as one batch; a list in gives a list of Audio out.
 
         `noise_correlation` (students; tokens, default 0) correlates the head's noise along time:
         smoother, more coherent clips that the judge recognises less often (README, "The default model").
         `anchors` A (K >= 2) makes the first step reveal A tokens that the later steps build on.
+        `spread` f scales every generated latent's distance from the corpus mean before decoding
+        (1 keeps them as drawn; runtimes.sampler.run_pipeline says why less can be heard better).
         """
         from t2a_edge.runtimes.sampler import run_pipeline
 
@@ -143,21 +148,22 @@ class TextToAudio:
         temperature = d["temperature"] if temperature is None else temperature
         noise_correlation = d["noise_correlation"] if noise_correlation is None else noise_correlation
         anchors = d["anchors"] if anchors is None else anchors
+        spread = d.get("spread", 1.0) if spread is None else spread
         if self.backend.kind == "teacher":
             teacher_steps = teacher_steps or d.get("teacher_steps", 50)
             if teacher_steps < 1:
                 raise T2AError(f"teacher steps must be >= 1, got {teacher_steps}")
         else:
             teacher_steps = None
-        self.check(prompts, seconds, steps, cfg, temperature, noise_correlation, anchors)
+        self.check(prompts, seconds, steps, cfg, temperature, noise_correlation, anchors, spread)
         start = time.perf_counter()
         waves, timings = run_pipeline(self.backend, self.tokenizer, [p.strip() for p in prompts], float(seconds),
                                       int(steps), float(cfg), float(temperature), int(seed), teacher_steps,
-                                      progress, float(noise_correlation), int(anchors))
+                                      progress, float(noise_correlation), int(anchors), float(spread))
         timings["total"] = time.perf_counter() - start
         settings = {"seconds": float(seconds), "steps": int(steps), "cfg": float(cfg),
                     "temperature": float(temperature), "noise_correlation": float(noise_correlation),
-                    "anchors": int(anchors), "seed": int(seed), "backend": self.backend.name,
+                    "anchors": int(anchors), "spread": float(spread), "seed": int(seed), "backend": self.backend.name,
                     "precision": self.backend.precision, "teacher_steps": teacher_steps}
         clips = [Audio(w, self.backend.config.codec.sample_rate, p, {**settings, "timings": timings})
                  for w, p in zip(waves, prompts)]

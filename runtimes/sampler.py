@@ -86,8 +86,14 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
 
 def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float,
                  seed: int, teacher_steps: int | None = None, progress=None,
-                 noise_correlation: float = 0.0, anchors: int = 0) -> tuple[np.ndarray, dict]:
-    """Prompts -> (B, samples) waveforms of exactly `seconds`, plus per-stage wall times."""
+                 noise_correlation: float = 0.0, anchors: int = 0, spread: float = 1.0) -> tuple[np.ndarray, dict]:
+    """Prompts -> (B, samples) waveforms of exactly `seconds`, plus per-stage wall times.
+
+    `spread` scales every generated token before decoding. Latents are normalised to the corpus mean
+    (0) per channel and tokens are a per-channel scaling of them, so spread < 1 pulls each latent
+    frame toward the corpus mean: the one-step head's draws swing 2-3.5x as far within a clip as
+    real clips do, and the judge recognises more of them pulled back (README, "The default model").
+    """
     config = backend.config
     n_tokens = config.tokens_for(seconds)
     timings = {}
@@ -100,6 +106,8 @@ def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: 
                              teacher_steps, progress, noise_correlation, anchors)
     timings["steps"] = time.perf_counter() - start
     start = time.perf_counter()
+    if spread != 1.0:
+        tokens = tokens * np.float32(spread)
     wave = synthesize(backend.decode(tokens), config.codec)  # magnitudes -> waveform, the same for every backend
     timings["decode"] = time.perf_counter() - start
     samples = int(round(seconds * config.codec.sample_rate))

@@ -87,10 +87,13 @@ def test_parse_config():
         (1, None, 2.5, 0.7, "onnx")
     assert generation.parse_config("student:K=1,corr=4").noise_correlation == 4.0
     assert generation.parse_config("teacher:K=2,anchors=4").anchors == 4
+    assert generation.generation_kwargs(generation.parse_config("student:K=1,spread=0.7"), None) == \
+        {"steps": 1, "spread": 0.7}
     assert generation.generation_kwargs(generation.parse_config("student:K=1,corr=2"), 5.0) == \
         {"seconds": 5.0, "steps": 1, "noise_correlation": 2.0}
     for bad in ("studnet:K=8", "student:S=10", "student:K=x", "student:K", "teacher:K=0", "student:Q=1",
-                "teacher:corr=2", "student:corr=-1", "student:corr=nan", "student:anchors=-1", "student:anchors=1.5"):
+                "teacher:corr=2", "student:corr=-1", "student:corr=nan", "student:anchors=-1", "student:anchors=1.5",
+                "student:spread=0", "student:spread=x"):
         with pytest.raises(T2AError):
             generation.parse_config(bad)
 

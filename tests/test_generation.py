@@ -158,6 +158,25 @@ def test_noise_correlation_reaches_the_head_and_is_checked(tiny_student):
         tta.generate("a tone", seconds=1.0, noise_correlation=-1.0)
 
 
+def test_spread_scales_the_decoded_tokens_on_every_kind_and_is_checked(student, teacher, monkeypatch):
+    """spread f hands the decoder f x the tokens the same seed draws; reported, and refused at <= 0."""
+    from t2a_edge.core.errors import T2AError
+
+    for model, extra in ((student, {}), (teacher, {"teacher_steps": 3})):
+        seen = []
+        decode = model.backend.decode
+        monkeypatch.setattr(model.backend, "decode", lambda tokens: seen.append(tokens.copy()) or decode(tokens))
+        plain = model.generate("rain on a roof", seconds=1.0, steps=2, seed=4, **extra)
+        shrunk = model.generate("rain on a roof", seconds=1.0, steps=2, seed=4, spread=0.6, **extra)
+        monkeypatch.undo()
+        assert plain.info["spread"] == 1.0 and shrunk.info["spread"] == 0.6
+        assert np.abs(seen[0]).max() > 0 and np.allclose(seen[1], 0.6 * seen[0], atol=1e-6)
+        assert not np.allclose(plain.samples, shrunk.samples)
+        for bad in (0.0, -1.0, float("nan")):
+            with pytest.raises(T2AError, match="spread must be > 0"):
+                model.generate("rain on a roof", seconds=1.0, spread=bad)
+
+
 def test_anchors_make_the_first_step_reveal_that_many_tokens():
     """The second step sees exactly the anchors revealed; the API reports and checks the setting."""
     from t2a_edge.core.config import preset
