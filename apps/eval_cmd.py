@@ -162,10 +162,11 @@ def check_inputs(seconds=None, json_path=None, table_path=None):
 @click.option("--teacher-steps", "-S", type=int, default=None, help="Diffusion steps S (teacher models only).")
 @click.option("--cfg", type=float, default=None, help="Classifier-free guidance scale.")
 @click.option("--temperature", type=float, default=None, help="Sampling temperature.")
+@click.option("--spread", type=float, default=None, help="Scale generated latents toward the corpus mean (1: as drawn).")
 @generation_options
 @common_options
 @click.pass_context
-def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, backend, seconds, seed, out,
+def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, spread, backend, seconds, seed, out,
                data, split, limit, json_path, table_path, threads):
     """Generate one clip per test caption (fixed seeds) and score it, or score --generated DIR.
 
@@ -180,6 +181,8 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, ba
     if model is not None and generated is not None:
         raise T2AError("give either --model or --generated, not both")
     check_inputs(seconds, json_path, table_path)
+    if spread is not None and not spread > 0:
+        raise T2AError("--spread must be > 0")
     if generated is not None and not Path(generated).is_dir():
         raise T2AError(f"--generated folder {generated} does not exist")
     if model is not None:
@@ -197,7 +200,7 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, ba
     else:
         kind = generation.model_kind(tta) or ("teacher" if teacher_steps else "student")
         config = generation.RunConfig(kind, steps=steps, teacher_steps=teacher_steps, cfg=cfg, temperature=temperature,
-                                      backend=backend)
+                                      spread=spread, backend=backend)
         defaults = getattr(tta, "defaults", {})
         k, s = steps or defaults.get("steps"), teacher_steps or defaults.get("teacher_steps")
         config.label = f"{kind} K={k}" + (f",S={s}" if kind == "teacher" else "")
@@ -227,7 +230,8 @@ def compare(configs, model, teacher, speed_batch, codec_row, backend, seconds, s
     """The paper-style table: teacher and student rows, quality and speed from one run.
 
     CONFIGS are `teacher:K=64,S=100` or `student:K=8`, with optional cfg=, temp=, corr= (student
-    noise correlated over that many tokens), backend= and prompts=paraphrase settings
+    noise correlated over that many tokens), spread= (generated latents scaled toward the corpus
+    mean), backend= and prompts=paraphrase settings
     (comma-separated). Teacher rows run the --teacher model, student rows --model; a config's
     model= names another student (e.g. the one trained without distillation).
     Default: student:K=64 student:K=8 student:K=1, plus teacher:K=64,S=100 when --teacher is given.

@@ -35,6 +35,7 @@ CASES = [
     (["eval", "--generated", "gen", "--data", "manifest.jsonl", "--limit", "0"], "--limit must be at least 1"),
     (["eval", "--generated", "gen", "--data", "manifest.jsonl", "--json", "no/dir/x.json"], "folder no/dir does not exist"),
     (["eval", "--model", "default", "--data", "manifest.jsonl", "--seconds", "0"], "--seconds must be positive"),
+    (["eval", "--model", "default", "--data", "manifest.jsonl", "--spread", "0"], "--spread must be > 0"),
     (["eval", "compare", "studnet:K=8", "--data", "manifest.jsonl"], "start with 'teacher' or 'student'"),
     (["eval", "compare", "student:S=8", "--data", "manifest.jsonl"], "applies to the teacher only"),
     (["eval", "real", "--data", "missing.jsonl"], "no corpus manifest"),
