@@ -162,7 +162,8 @@ def check_inputs(seconds=None, json_path=None, table_path=None):
 @click.option("--teacher-steps", "-S", type=int, default=None, help="Diffusion steps S (teacher models only).")
 @click.option("--cfg", type=float, default=None, help="Classifier-free guidance scale.")
 @click.option("--temperature", type=float, default=None, help="Sampling temperature.")
-@click.option("--spread", type=float, default=None, help="Scale generated latents toward the corpus mean (1: as drawn).")
+@click.option("--spread", type=float, default=None,
+              help="Scale generated latents toward the corpus mean (1: as drawn).")
 @generation_options
 @common_options
 @click.pass_context

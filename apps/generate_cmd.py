@@ -106,7 +106,8 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
     say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
     from t2a_edge.runtimes.api import TextToAudio, check_settings
 
-    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread)  # before a load that may convert a bundle
+    # Before a load that may convert a bundle.
+    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread)
 
     started = time.perf_counter()
     tta = TextToAudio.load(model, backend=backend, precision=precision, device=device)

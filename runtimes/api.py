@@ -134,7 +134,7 @@ class TextToAudio:
         smoother, more coherent clips that the judge recognises less often (README, "The default model").
         `anchors` A (K >= 2) makes the first step reveal A tokens that the later steps build on.
         `spread` f scales every generated latent's distance from the corpus mean before decoding
-        (1 keeps them as drawn; runtimes.sampler.run_pipeline says why less can be heard better).
+        (1 keeps them as drawn; runtimes.sampler.run_pipeline says why a default may set less).
         """
         from t2a_edge.runtimes.sampler import run_pipeline
 
@@ -148,7 +148,7 @@ class TextToAudio:
         temperature = d["temperature"] if temperature is None else temperature
         noise_correlation = d["noise_correlation"] if noise_correlation is None else noise_correlation
         anchors = d["anchors"] if anchors is None else anchors
-        spread = d.get("spread", 1.0) if spread is None else spread
+        spread = d["spread"] if spread is None else spread
         if self.backend.kind == "teacher":
             teacher_steps = teacher_steps or d.get("teacher_steps", 50)
             if teacher_steps < 1:

@@ -54,8 +54,8 @@ def parse_config(text: str) -> RunConfig:
     config = RunConfig(name)
     try:
         for key, value in values.items():
-            cast = {"K": int, "S": int, "cfg": float, "temp": float, "corr": float, "anchors": int, "spread": float, "backend": str,
-                    "prompts": str, "model": str}[key]
+            cast = {"K": int, "S": int, "cfg": float, "temp": float, "corr": float, "anchors": int, "spread": float,
+                    "backend": str, "prompts": str, "model": str}[key]
             setattr(config, KEYS[key], cast(value))
     except ValueError:
         raise T2AError(f"config '{text}': a number is malformed") from None
