@@ -38,11 +38,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     prompts = [paraphrase(category, 0) for category in sorted(PARAPHRASES)[:args.prompts]]
     tta = TextToAudio.load(args.model, backend="torch")
-    clips = [audio.samples for audio in tta.generate(prompts, seconds=args.seconds, seed=args.seed,
-                                                           spread=args.spread)]
+    audios = tta.generate(prompts, seconds=args.seconds, seed=args.seed, spread=args.spread)
+    clips = [audio.samples for audio in audios]
     figures = loudness(clips)
     print(f"{args.model}: {len(clips)} clips of {args.seconds:g} s, seed {args.seed}, spread "
-          f"{tta.defaults['spread'] if args.spread is None else args.spread:g}: "
+          f"{audios[0].info['spread']:g}: "
           f"{100 * figures['quiet_share']:.0f}% of samples below -60 dBFS, median peak "
           f"{figures['median_peak_db']:+.1f} dB re full scale, {100 * figures['clipped_share']:.1f}% clipped")
 
