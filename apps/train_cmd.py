@@ -70,6 +70,12 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--mask-noise", is_flag=True, default=None,
               help="Student: feed Gaussian noise to the backbone at hidden positions, so one step can draw a "
                    "whole clip from one source [default: off].")
+@click.option("--clip-code", is_flag=True, default=None,
+              help="Student: feed one code per clip to the backbone at hidden positions, inferred from the clip "
+                   "in training and drawn from N(0, I) when sampling, so a clip's tokens come from one sound "
+                   "[default: off].")
+@click.option("--clip-code-kl", type=click.FloatRange(min=0), default=None,
+              help="Student: weight of the clip code's KL term, per nat per clip [default: 0.01].")
 @click.option("--teacher-draws", type=click.FloatRange(0, 1), default=None,
               help="Student: share of examples whose targets are the teacher's guided one-step draws for their "
                    "caption, drawn once at the start of the run [default: 0].")
@@ -86,8 +92,8 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
           distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
           clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, downsample, latent_dim,
-          patch, timestep_power, shift_views, summary_token, summary_share, mask_noise, teacher_draws,
-          draws_per_caption, draw_cfg, until_step, time_limit, device, quiet):
+          patch, timestep_power, shift_views, summary_token, summary_share, mask_noise, clip_code, clip_code_kl,
+          teacher_draws, draws_per_caption, draw_cfg, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings
@@ -101,6 +107,7 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "local_kernel": local_kernel, "downsample": downsample,
              "latent_dim": latent_dim, "patch": patch, "timestep_power": timestep_power, "shift_views": shift_views,
              "summary_token": summary_token, "summary_share": summary_share, "mask_noise": mask_noise,
+             "clip_code": clip_code, "clip_code_kl": clip_code_kl,
              "teacher_draws": teacher_draws, "draws_per_caption": draws_per_caption, "draw_cfg": draw_cfg}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})

@@ -55,6 +55,26 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos, rest], dim=-1)
 
 
+class ClipEncoder(nn.Module):
+    """The posterior q(c | clip) of a clip code: per-token MLP, mean over the clip's own tokens, then
+    the mean and log-variance of a Gaussian as wide as a token."""
+
+    def __init__(self, token_dim: int, width: int):
+        super().__init__()
+        self.per_token = nn.Sequential(nn.Linear(token_dim, width), nn.GELU(), nn.Linear(width, width), nn.GELU())
+        self.out = nn.Linear(width, 2 * token_dim)
+        # Zero at first: q starts as the prior N(0, I), so the student starts as its teacher.
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, tokens: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """tokens (B, N, D), valid (B, N) -> mean, log-variance (B, 1, D)."""
+        weights = valid[..., None]
+        pooled = (self.per_token(tokens) * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True).clamp_min(1.0)
+        mean, logvar = self.out(pooled).chunk(2, dim=-1)
+        return mean, logvar.clamp(-10.0, 5.0)
+
+
 class Backbone(nn.Module):
     """Returns the final hidden state of each latent position: the head's condition z_i, and the
     target of representation distillation."""
@@ -77,11 +97,19 @@ class Backbone(nn.Module):
             self.sentence_out = nn.Linear(cfg.text_dim, w)
         for p in (self.mask_token, self.text_pos, self.token_pos, self.null_text):
             nn.init.normal_(p, std=0.02)
-        if cfg.mask_noise:
+        if cfg.mask_noise or cfg.clip_code:
             # Small at first, so a student starting from its teacher's backbone starts from its states.
             self.noise_proj = nn.Linear(token_dim, w)
             nn.init.normal_(self.noise_proj.weight, std=0.02)
             nn.init.zeros_(self.noise_proj.bias)
+        if cfg.clip_code:
+            self.clip_encoder = ClipEncoder(token_dim, w)  # training only: the sampler draws c from the prior
+            # The code also goes straight to the hidden positions' output, as the sentence does: fed
+            # only at the input, through eight blocks, a student barely used it in 600 steps (README: v33).
+            # Zero at first, so the student starts from its teacher's states.
+            self.code_out = nn.Linear(token_dim, w)
+            nn.init.zeros_(self.code_out.weight)
+            nn.init.zeros_(self.code_out.bias)
         if cfg.local_kernel % 2 == 0 and cfg.local_kernel:
             raise ValueError(f"local_kernel must be odd, not {cfg.local_kernel}")
         if cfg.local_kernel:
@@ -107,12 +135,13 @@ class Backbone(nn.Module):
                 known: torch.Tensor) -> torch.Tensor:
         """text (B, L, 384), text_mask (B, L), tokens (B, N, D), known (B, N) -> z (B, N, W).
 
-        Hidden positions' tokens are ignored, or with mask_noise read as the noise of one draw.
+        Hidden positions' tokens are ignored, or with mask_noise / clip_code read as the noise of one draw.
         """
         n = tokens.shape[1]
         x_text = self.text_proj(text) + self.text_pos
         embedded, revealed = self.token_proj(tokens), known[..., None] > 0.5
-        hidden = self.mask_token + self.noise_proj(tokens) if self.cfg.mask_noise else self.mask_token
+        noisy = self.cfg.mask_noise or self.cfg.clip_code
+        hidden = self.mask_token + self.noise_proj(tokens) if noisy else self.mask_token
         x_tokens = torch.where(revealed, embedded, hidden)
         if self.cfg.local_kernel:
             x_tokens = x_tokens + self.neighbours(torch.where(revealed, embedded, 0.0))
@@ -131,6 +160,8 @@ class Backbone(nn.Module):
         for block in self.blocks:
             x = block(x, key_bias, rotary)
         z = self.norm(x)[:, text.shape[1]:]
+        if self.cfg.clip_code:
+            z = z + torch.where(revealed, 0.0, self.code_out(tokens))
         return z + self.sentence_out(sentence) if self.cfg.global_text else z
 
     def neighbours(self, revealed: torch.Tensor) -> torch.Tensor:

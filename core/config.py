@@ -58,6 +58,11 @@ class BackboneConfig:
     # draw a whole clip whose tokens share one source, where the head's per-token noise alone draws
     # each token on its own (README: the coherence table). Off for models trained before it.
     mask_noise: bool = False
+    # Student: hidden positions take the token input as one clip code c, the same at every position:
+    # drawn from N(0, I) when sampling, from a posterior over the clip's own tokens when training
+    # (ClipEncoder, a conditional VAE). Tokens drawn on their own given one c come from one sound,
+    # which is what the judge needs (README: the coherence table). Off for models trained before it.
+    clip_code: bool = False
 
 
 @dataclass

@@ -43,7 +43,8 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
     first of K >= 2 steps reveal A tokens (core.masking.reveal_counts). A model with a summary
     position (core.config.ModelConfig.summary_token) draws it alone in the first of K >= 2 steps.
     A student with mask noise (core.config.BackboneConfig.mask_noise) gets a fresh N(0, 1) draw in
-    every hidden position's token at each step.
+    every hidden position's token at each step; one with a clip code (BackboneConfig.clip_code) one
+    N(0, 1) draw per clip, the same in every hidden position and step.
     """
     batch = text.shape[0]
     cfg_model = backend.config
@@ -58,6 +59,8 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
     # A head with clip noise gets the same first channels at every position and step of a clip.
     clip_noise = np.stack([rng.uniform(-0.5, 0.5, shared) for rng in rngs]).astype(np.float32) if shared else None
     tokens = np.zeros((batch, n_tokens, token_dim), np.float32)
+    if cfg_model.backbone.clip_code and teacher_steps is None:  # one code per clip, for every step
+        codes = np.stack([rng.standard_normal((1, token_dim)) for rng in rngs]).astype(np.float32)
     known = np.zeros((batch, n_tokens), np.float32)
     rows = np.arange(batch)[:, None]
     revealed = 0
@@ -68,7 +71,9 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
             if shared:
                 noise[..., :shared] = clip_noise[:, None]
             inputs = tokens
-            if cfg_model.backbone.mask_noise:  # drawn after the head's, so other models keep their stream
+            if cfg_model.backbone.clip_code:
+                inputs = np.where(known[..., None] > 0.5, tokens, codes)
+            elif cfg_model.backbone.mask_noise:  # drawn after the head's, so other models keep their stream
                 draw = np.stack([rng.standard_normal((n_tokens, token_dim)) for rng in rngs]).astype(np.float32)
                 inputs = np.where(known[..., None] > 0.5, tokens, draw)
             predicted = backend.step(text, text_mask, inputs, known, noise, scale, temperature)[rows, targets]

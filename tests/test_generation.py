@@ -126,6 +126,34 @@ def test_clip_noise_is_shared_by_a_clips_positions_and_steps():
     assert not np.allclose(rest[:, :, 0], rest[:, :, 1]) and not np.allclose(rest[0], rest[1])
 
 
+def test_a_clip_code_is_one_draw_per_clip_in_every_hidden_position_and_step():
+    """A student with a clip code gets one N(0, 1) vector per clip in every hidden position at every
+    step, another for each clip; revealed positions carry their tokens."""
+    import dataclasses
+
+    from t2a_edge.core.config import preset
+    from t2a_edge.runtimes.sampler import generate_tokens
+
+    tiny = preset("tiny")
+    seen = []
+
+    class Recorder:
+        config = dataclasses.replace(tiny, backbone=dataclasses.replace(tiny.backbone, clip_code=True))
+
+        def step(self, text, text_mask, tokens, known, noise, scale, temperature):
+            seen.append((tokens.copy(), known.copy()))
+            return np.full_like(tokens, 7.0)
+
+    generate_tokens(Recorder(), np.zeros((2, 3, 384), np.float32), np.ones((2, 3), np.float32), n_tokens=12,
+                    steps=3, cfg=1.0, temperature=1.0, seed=0)
+    first_code = seen[0][0][:, :1]  # every position is hidden at the first step
+    assert first_code.std() > 0.5 and not np.allclose(first_code[0], first_code[1])
+    for tokens, known in seen:
+        hidden = known < 0.5
+        assert np.array_equal(tokens[hidden], np.broadcast_to(first_code, tokens.shape)[hidden])
+        assert (tokens[~hidden] == 7.0).all()
+
+
 def test_correlated_head_noise_keeps_uniform_positions_and_ties_neighbours():
     """noise_correlation 0 is the old independent stream exactly; L > 0 keeps each position's noise
     uniform on [-0.5, 0.5] and correlates neighbours, less with distance."""

@@ -614,6 +614,99 @@ def test_mask_noise_student_trains_from_the_cli_draws_two_backbone_samples_and_g
     assert exit_info.value.code == 2 and "student settings" in err and "Traceback" not in err
 
 
+def test_clip_code_student_trains_its_posterior_from_the_cli_and_generates(synthetic_corpus, tmp_path, tiny_runs,
+                                                                            capsys):
+    """--clip-code adds the noise projection and a clip encoder to the teacher's backbone, logs the
+    code's KL, trains the encoder, converts with the end-to-end parity check passing, and generates;
+    a teacher refuses it."""
+    import soundfile as sf
+
+    from t2a_edge.apps.cli import main
+    from t2a_edge.convert.bundle import E2E_SNR_DB
+    from t2a_edge.core.bundle import read_manifest
+    from t2a_edge.core.model import load_model
+
+    out = tmp_path / "code-student"
+    common = ["--data", str(synthetic_corpus), "--preset", "tiny", "--steps", "2", "--batch", "2",
+              "--checkpoint-every", "2", "--quiet"]
+    main(["train", "student", "--init", str(tiny_runs["teacher"]), "--out", str(out), "--clip-code",
+          "--clip-code-kl", "0.05"] + common)
+    records = log_records(out)
+    assert records[0]["settings"]["clip_code"] is True and records[0]["settings"]["clip_code_kl"] == 0.05
+    assert all(r["clip_kl"] >= 0 for r in records if r["event"] == "train")
+    student = load_model(out / "model")
+    assert student.cfg.backbone.clip_code and not student.cfg.backbone.mask_noise
+    # The encoder's output layer starts at zero (q = the prior); two steps of Adam move it.
+    assert student.backbone.clip_encoder.out.weight.abs().sum() > 0
+    assert student.backbone.code_out.weight.abs().sum() > 0  # the code's direct path, zero at first
+
+    bundle = tmp_path / "bundle"
+    main(["convert", "--model", str(out), "--backend", "onnx", "--precision", "fp32", "--out", str(bundle)])
+    assert read_manifest(bundle)["parity"]["end_to_end"]["snr_db"] >= E2E_SNR_DB
+    wav = tmp_path / "code.wav"
+    main(["generate", "a rising chirp", "--model", str(bundle), "-o", str(wav), "--seconds", "1.0", "--steps", "1"])
+    assert len(sf.read(wav)[0]) == 16000
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "teacher", "--init", str(tiny_runs["codec"]), "--out", str(tmp_path / "t"), "--clip-code"]
+             + common)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "student settings" in err and "Traceback" not in err
+
+
+def test_clip_encoder_reads_only_a_clips_own_tokens():
+    """The posterior's mean and variance change with the clip's valid tokens, not with its padding."""
+    from t2a_edge.core.backbone import ClipEncoder
+
+    torch.manual_seed(0)
+    encoder = ClipEncoder(6, 16)
+    torch.nn.init.normal_(encoder.out.weight)
+    tokens = torch.randn(1, 5, 6)
+    valid = torch.tensor([[1.0, 1.0, 1.0, 0.0, 0.0]])
+    padded_other = tokens.clone()
+    padded_other[:, 3:] = torch.randn(1, 2, 6)
+    valid_other = tokens.clone()
+    valid_other[:, 0] = torch.randn(6)
+    mean, logvar = encoder(tokens, valid)
+    assert mean.shape == logvar.shape == (1, 1, 6)
+    assert torch.allclose(encoder(padded_other, valid)[0], mean)
+    assert not torch.allclose(encoder(valid_other, valid)[0], mean)
+
+
+def test_clip_code_reaches_the_output_directly_and_is_distilled_without_that_path():
+    """A clip code moves the hidden positions' states through its direct path; the distillation term
+    compares the states without it to the teacher's, so it does not pull that path back to zero."""
+    import dataclasses
+
+    import numpy as np
+
+    from t2a_edge.core.config import preset
+    from t2a_edge.core.model import T2AModel
+    from t2a_edge.train.stages import StudentLoss, make_batch
+
+    tiny = preset("tiny")
+    cfg = dataclasses.replace(tiny, backbone=dataclasses.replace(tiny.backbone, clip_code=True))
+    torch.manual_seed(0)
+    model = T2AModel(cfg, diffusion_head=False, energy_head=True).eval()
+    teacher = T2AModel(tiny, diffusion_head=True, energy_head=False).backbone
+    n = 6
+    data = {"tokens": torch.randn(2, n, cfg.token_dim), "valid": torch.ones(2, n),
+            "text": torch.randn(2, cfg.backbone.text_tokens, cfg.backbone.text_dim),
+            "text_mask": torch.ones(2, cfg.backbone.text_tokens)}
+    settings = Settings(stage="student", preset="tiny", batch=2, full_mask_share=1.0)
+    batch = make_batch(settings, cfg, type("Bank", (), {"batch": lambda self, rng, b, **_: dict(data)})(),
+                       np.random.default_rng(0), torch.Generator().manual_seed(0))
+    assert batch["c_eps"].shape == (2, 1, cfg.token_dim)
+    loss = StudentLoss(model, teacher, settings)
+    with torch.no_grad():
+        for p in model.energy_head.parameters():  # a fresh head's output layer is zero: it would hide z
+            torch.nn.init.normal_(p, std=0.1)
+        before = loss(batch)
+        torch.nn.init.normal_(model.backbone.code_out.weight)
+        after = loss(batch)
+    assert torch.allclose(before["distill"], after["distill"])
+    assert not torch.allclose(before["energy"], after["energy"])
+
+
 def test_mask_noise_reaches_hidden_positions_only():
     """With mask noise the backbone's states at hidden positions follow the noise in their token input,
     and revealed positions read the token; without it hidden positions ignore the input."""

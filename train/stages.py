@@ -89,6 +89,10 @@ class Settings:
     # Student: Gaussian noise in the backbone's hidden positions (core.config.BackboneConfig.mask_noise),
     # each of the energy score's two samples with its own draw.
     mask_noise: bool = False
+    # Student: a clip code in the backbone's hidden positions (core.config.BackboneConfig.clip_code),
+    # and the weight of its KL term, in nats per clip, beside the per-token energy score.
+    clip_code: bool = False
+    clip_code_kl: float = 0.01
     # Student: share of examples whose targets are the teacher's own draws for their caption (K = 1,
     # guided on ε with draw_cfg) instead of a clip's tokens, draws_per_caption of them per caption
     # (train.teacher_draws): the student's guidance does not sharpen its draws, the teacher's does.
@@ -172,12 +176,26 @@ class StudentLoss(nn.Module):
         self.teacher = teacher_backbone.eval().requires_grad_(False)
         self.distill_weight = settings.distill_weight
         self.clip_energy_weight = settings.clip_energy_weight
+        self.clip_code_kl = settings.clip_code_kl
 
     def forward(self, batch: dict) -> dict:
         inputs = masked_inputs(batch, self.backbone)
         with torch.no_grad():
             z_teacher = self.teacher(*inputs)
-        if self.backbone.cfg.mask_noise:
+        extra = {}
+        if self.backbone.cfg.clip_code:
+            # One code per clip from the posterior over its own tokens, at every hidden position; both
+            # samples share it, so the energy score fits the tokens' distribution given the code.
+            text, text_mask, tokens, known = inputs
+            mean, logvar = self.backbone.clip_encoder(batch["tokens"], batch["valid"])
+            code = mean + torch.exp(0.5 * logvar) * batch["c_eps"]
+            z1 = z2 = self.backbone(text, text_mask, torch.where(known[..., None] > 0.5, tokens, code), known)
+            # Distilled without the code's direct path: the teacher has no code, and its states must
+            # not pull that path to zero.
+            direct = torch.where(known[..., None] > 0.5, 0.0, self.backbone.code_out(code))
+            distill = F.mse_loss(z1 - direct, z_teacher)
+            extra["clip_kl"] = kl_divergence(mean, logvar) * mean.shape[-1]
+        elif self.backbone.cfg.mask_noise:
             # Two samples need two backbone draws: one batch of 2B rows, hidden tokens replaced by noise.
             text, text_mask, tokens, known = inputs
             draws = [torch.where(known[..., None] > 0.5, tokens, batch[name]) for name in ("g1", "g2")]
@@ -190,6 +208,8 @@ class StudentLoss(nn.Module):
         x1, x2 = self.head(z1, batch["u1"]), self.head(z2, batch["u2"])
         energy = energy_score_loss(x1, x2, batch["tokens"], batch["loss_mask"])
         losses = {"loss": energy + self.distill_weight * distill, "energy": energy, "distill": distill}
+        if extra:
+            losses.update(loss=losses["loss"] + self.clip_code_kl * extra["clip_kl"], **extra)
         if self.clip_energy_weight:
             clip = clip_energy_score_loss(x1, x2, batch["tokens"], batch["loss_mask"])
             losses.update(loss=losses["loss"] + self.clip_energy_weight * clip, clip_energy=clip)
@@ -212,8 +232,10 @@ def build(settings: Settings, cfg: ModelConfig):
     if settings.summary_share and not (settings.summary_token or source.cfg.summary_token and settings.stage == "student"):
         raise T2AError("--summary-share needs a summary position: --summary-token in the teacher")
     if settings.stage == "teacher":
-        if settings.mask_noise or settings.clip_noise or settings.clip_energy_weight or settings.teacher_draws:
-            raise T2AError("--mask-noise, --clip-noise, --clip-energy-weight and --teacher-draws are student settings")
+        if (settings.mask_noise or settings.clip_noise or settings.clip_energy_weight or settings.teacher_draws
+                or settings.clip_code):
+            raise T2AError("--mask-noise, --clip-code, --clip-noise, --clip-energy-weight and --teacher-draws are "
+                           "student settings")
         # The backbone and heads come from the preset; only the codec's shape comes from --init.
         backbone = dataclasses.replace(cfg.backbone, rope_dims=settings.rope_dims, local_kernel=settings.local_kernel)
         cfg = dataclasses.replace(cfg, codec=source.cfg.codec, backbone=backbone, patch=settings.patch,
@@ -242,12 +264,13 @@ def build(settings: Settings, cfg: ModelConfig):
         if not 0 <= settings.clip_noise <= head.noise_dim:
             raise T2AError(f"--clip-noise {settings.clip_noise}: the head has {head.noise_dim} noise channels")
         cfg = dataclasses.replace(source.cfg, head=dataclasses.replace(head, clip_noise_dim=settings.clip_noise),
-                                  backbone=dataclasses.replace(source.cfg.backbone, mask_noise=settings.mask_noise))
+                                  backbone=dataclasses.replace(source.cfg.backbone, mask_noise=settings.mask_noise,
+                                                               clip_code=settings.clip_code))
         model = T2AModel(cfg, diffusion_head=False, energy_head=True)
         model.codec.load_state_dict(source.codec.state_dict())
-        # Everything but the noise projection, which is new in a student with mask noise.
+        # Everything but the noise projection and clip encoder, new in a student with mask noise or a code.
         missing, unexpected = model.backbone.load_state_dict(source.backbone.state_dict(), strict=False)
-        if unexpected or any(not key.startswith("noise_proj.") for key in missing):
+        if unexpected or any(not key.startswith(("noise_proj.", "clip_encoder.", "code_out.")) for key in missing):
             raise T2AError(f"{init}: its backbone does not match this version of t2a-edge")
         if source.cfg.token_pca_power:
             model.token_scale.copy_(source.token_scale)  # the student works in its teacher's token space
@@ -324,6 +347,8 @@ def make_batch(settings: Settings, cfg: ModelConfig, data, rng: np.random.Genera
         if cfg.backbone.mask_noise:  # drawn last, so runs without it keep their random stream
             batch["g1"] = torch.randn(b, n, cfg.token_dim, generator=gen)
             batch["g2"] = torch.randn(b, n, cfg.token_dim, generator=gen)
+        if cfg.backbone.clip_code:  # drawn last, so runs without it keep their random stream
+            batch["c_eps"] = torch.randn(b, 1, cfg.token_dim, generator=gen)
     return batch
 
 
