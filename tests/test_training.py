@@ -651,6 +651,11 @@ def test_clip_code_student_trains_its_posterior_from_the_cli_and_generates(synth
              + common)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "student settings" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "student", "--init", str(tiny_runs["teacher"]), "--out", str(tmp_path / "both"),
+              "--clip-code", "--mask-noise"] + common)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "choose one" in err and "Traceback" not in err
 
 
 def test_clip_encoder_reads_only_a_clips_own_tokens():

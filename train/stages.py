@@ -92,7 +92,7 @@ class Settings:
     # Student: a clip code in the backbone's hidden positions (core.config.BackboneConfig.clip_code),
     # and the weight of its KL term, in nats per clip, beside the per-token energy score.
     clip_code: bool = False
-    clip_code_kl: float = 0.01
+    clip_code_kl: float = 0.001
     # Student: share of examples whose targets are the teacher's own draws for their caption (K = 1,
     # guided on ε with draw_cfg) instead of a clip's tokens, draws_per_caption of them per caption
     # (train.teacher_draws): the student's guidance does not sharpen its draws, the teacher's does.
@@ -260,6 +260,8 @@ def build(settings: Settings, cfg: ModelConfig):
             raise T2AError("--rope-dims, --local-kernel, --patch, --timestep-power and --summary-token are teacher "
                            "settings: "
                            "a student keeps its teacher's backbone and tokens")
+        if settings.mask_noise and settings.clip_code:
+            raise T2AError("--mask-noise and --clip-code both fill the hidden positions' input: choose one")
         head = source.cfg.head
         if not 0 <= settings.clip_noise <= head.noise_dim:
             raise T2AError(f"--clip-noise {settings.clip_noise}: the head has {head.noise_dim} noise channels")
