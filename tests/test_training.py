@@ -579,15 +579,38 @@ def test_summary_teacher_from_the_cli_passes_to_its_student_and_converts(synthet
     assert audio.samples.shape[-1] == int(0.5 * config.codec.sample_rate)
 
 
-def test_mask_noise_student_trains_from_the_cli_draws_two_backbone_samples_and_generates(
-        synthetic_corpus, tmp_path, tiny_runs, capsys):
-    """--mask-noise adds the noise projection to the teacher's backbone, trains, is stored, converts
-    with the end-to-end parity check passing, and generates; a teacher refuses it."""
+def converts_with_parity_and_generates(model_dir, tmp_path):
+    """The model converts to an fp32 ONNX bundle whose end-to-end parity check passes, and that bundle
+    generates a 1 s clip: the sampler fills the hidden positions, so every runtime draws torch's clip."""
     import soundfile as sf
 
     from t2a_edge.apps.cli import main
     from t2a_edge.convert.bundle import E2E_SNR_DB
     from t2a_edge.core.bundle import read_manifest
+
+    bundle = tmp_path / "bundle"
+    main(["convert", "--model", str(model_dir), "--backend", "onnx", "--precision", "fp32", "--out", str(bundle)])
+    assert read_manifest(bundle)["parity"]["end_to_end"]["snr_db"] >= E2E_SNR_DB
+    wav = tmp_path / "generated.wav"
+    main(["generate", "a rising chirp", "--model", str(bundle), "-o", str(wav), "--seconds", "1.0", "--steps", "1"])
+    assert len(sf.read(wav)[0]) == 16000
+
+
+def refused(args, message, capsys):
+    """The CLI exits 2 with one line containing `message`, no traceback."""
+    from t2a_edge.apps.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_mask_noise_student_trains_from_the_cli_draws_two_backbone_samples_and_generates(
+        synthetic_corpus, tmp_path, tiny_runs, capsys):
+    """--mask-noise adds the noise projection to the teacher's backbone, trains, is stored, converts
+    with the end-to-end parity check passing, and generates; a teacher refuses it."""
+    from t2a_edge.apps.cli import main
     from t2a_edge.core.model import load_model
 
     out = tmp_path / "noise-student"
@@ -600,18 +623,9 @@ def test_mask_noise_student_trains_from_the_cli_draws_two_backbone_samples_and_g
     assert student.cfg.backbone.mask_noise and not teacher.cfg.backbone.mask_noise
     assert hasattr(student.backbone, "noise_proj") and not hasattr(teacher.backbone, "noise_proj")
 
-    # The sampler fills the hidden positions' noise, so every runtime draws the same clip as torch.
-    bundle = tmp_path / "bundle"
-    main(["convert", "--model", str(out), "--backend", "onnx", "--precision", "fp32", "--out", str(bundle)])
-    assert read_manifest(bundle)["parity"]["end_to_end"]["snr_db"] >= E2E_SNR_DB
-    wav = tmp_path / "noise.wav"
-    main(["generate", "a rising chirp", "--model", str(bundle), "-o", str(wav), "--seconds", "1.0", "--steps", "1"])
-    assert len(sf.read(wav)[0]) == 16000
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "teacher", "--init", str(tiny_runs["codec"]), "--out", str(tmp_path / "t"), "--mask-noise"]
-             + common)
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "student settings" in err and "Traceback" not in err
+    converts_with_parity_and_generates(out, tmp_path)
+    refused(["train", "teacher", "--init", str(tiny_runs["codec"]), "--out", str(tmp_path / "t"), "--mask-noise"]
+            + common, "student settings", capsys)
 
 
 def test_clip_code_student_trains_its_posterior_from_the_cli_and_generates(synthetic_corpus, tmp_path, tiny_runs,
@@ -619,11 +633,7 @@ def test_clip_code_student_trains_its_posterior_from_the_cli_and_generates(synth
     """--clip-code adds the noise projection and a clip encoder to the teacher's backbone, logs the
     code's KL, trains the encoder, converts with the end-to-end parity check passing, and generates;
     a teacher refuses it."""
-    import soundfile as sf
-
     from t2a_edge.apps.cli import main
-    from t2a_edge.convert.bundle import E2E_SNR_DB
-    from t2a_edge.core.bundle import read_manifest
     from t2a_edge.core.model import load_model
 
     out = tmp_path / "code-student"
@@ -640,22 +650,11 @@ def test_clip_code_student_trains_its_posterior_from_the_cli_and_generates(synth
     assert student.backbone.clip_encoder.out.weight.abs().sum() > 0
     assert student.backbone.code_out.weight.abs().sum() > 0  # the code's direct path, zero at first
 
-    bundle = tmp_path / "bundle"
-    main(["convert", "--model", str(out), "--backend", "onnx", "--precision", "fp32", "--out", str(bundle)])
-    assert read_manifest(bundle)["parity"]["end_to_end"]["snr_db"] >= E2E_SNR_DB
-    wav = tmp_path / "code.wav"
-    main(["generate", "a rising chirp", "--model", str(bundle), "-o", str(wav), "--seconds", "1.0", "--steps", "1"])
-    assert len(sf.read(wav)[0]) == 16000
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "teacher", "--init", str(tiny_runs["codec"]), "--out", str(tmp_path / "t"), "--clip-code"]
-             + common)
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "student settings" in err and "Traceback" not in err
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "student", "--init", str(tiny_runs["teacher"]), "--out", str(tmp_path / "both"),
-              "--clip-code", "--mask-noise"] + common)
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "choose one" in err and "Traceback" not in err
+    converts_with_parity_and_generates(out, tmp_path)
+    refused(["train", "teacher", "--init", str(tiny_runs["codec"]), "--out", str(tmp_path / "t"), "--clip-code"]
+            + common, "student settings", capsys)
+    refused(["train", "student", "--init", str(tiny_runs["teacher"]), "--out", str(tmp_path / "both"),
+             "--clip-code", "--mask-noise"] + common, "choose one", capsys)
 
 
 def test_clip_encoder_reads_only_a_clips_own_tokens():
