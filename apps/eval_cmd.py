@@ -1,4 +1,5 @@
-"""`t2a-edge eval`: score generated audio with the YAMNet judge; `compare`, `codec`, `coherence`, `real`."""
+"""`t2a-edge eval`: score generated audio with the YAMNet judge; `compare`, `codec`, `coherence`, `real`;
+`tokens` measures clips in token space without it."""
 
 from __future__ import annotations
 
@@ -362,6 +363,71 @@ def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, j
     rows.insert(0, session.real_row())
     finish(rows, json_path, table_path, split=split, pool=pool_split, data=session.manifest, model=model,
            seconds=n * backend.config.token_samples / backend.config.codec.sample_rate, seed=seed)
+
+
+@eval_group.command("tokens")
+@click.argument("configs", nargs=-1)
+@click.option("--model", default="default", show_default=True, metavar="PATH|default",
+              help="Student model for student rows; its encoder reads every row's audio.")
+@click.option("--teacher", default=None, metavar="PATH", help="Teacher model, for teacher rows.")
+@click.option("--pool", "pool_split", default="train", show_default=True,
+              help="Manifest split whose real clips give the category centroids.")
+@generation_options
+@data_option
+@click.option("--split", default="test", show_default=True, help="Manifest split whose captions prompt the rows.")
+@click.option("--limit", type=int, default=None, help="Use at most N captions (round-robin over categories).")
+@click.option("--json", "json_path", default=None, metavar="FILE", help="Write all figures as JSON ('-' for stdout).")
+@click.option("--table", "table_path", default=None, metavar="FILE.md", help="Write the markdown table.")
+def tokens(configs, model, teacher, pool_split, backend, seconds, seed, out, data, split, limit, json_path,
+           table_path):
+    """Clip statistics in token space, no judge: within-clip spread, the clip means' share of the
+    variance, and whether each clip's mean lands nearest its caption's category.
+
+    CONFIGS as in `eval compare` (default: student:K=1). Real clips of the split come first; generated
+    clips are read back through --model's encoder, so every row is measured the same way.
+    """
+    import numpy as np
+
+    from t2a_edge.apps.evaluation import generation, report, scoring, token_stats
+    from t2a_edge.core.audio import load_audio
+    from t2a_edge.core.paths import corpus_dir
+    from t2a_edge.train.manifest import read_manifest
+
+    check_inputs(seconds, json_path, table_path)
+    if limit is not None and limit < 2:
+        raise T2AError("--limit must be at least 2: the statistics compare clips with each other")
+    parsed = [generation.parse_config(c) for c in configs or ("student:K=1",)]
+    models = {}
+    for config in parsed:
+        key = model_key(config, model, teacher, backend)
+        if key not in models:
+            models[key] = generation.load_model(*key)
+        generation.check_kind(models[key], config, key[0])
+    reader = models.get((model, "torch")) or generation.load_model(model, "torch")
+    if not hasattr(reader.backend, "encode_tokens"):
+        raise T2AError(f"eval tokens needs --model to be a model folder for the torch backend, not {model}")
+    encode = reader.backend.encode_tokens
+    manifest = str(data or corpus_dir())
+    items = scoring.load_items(manifest, split, limit)
+    pool = read_manifest(manifest, pool_split)  # refuses a split with no clips
+    if len(items) < 2:
+        raise T2AError(f"eval tokens needs at least 2 '{split}' clips, {manifest} has {len(items)}")
+    centroids = token_stats.CategoryCentroids(np.stack([encode(load_audio(c.audio)).mean(0) for c in pool]),
+                                              [c.category for c in pool])
+    categories = [item.category for item in items]
+    real = [encode(load_audio(item.reference)) for item in items]
+    rows = [token_stats.row(f"real {split} clips", real, categories, centroids)]
+    with output_folder(out) as folder:
+        for index, config in enumerate(parsed):
+            sub = folder / f"{index:02d}-{re.sub(r'[^A-Za-z0-9.]+', '_', config.label)}"
+            files, _ = generation.generate_set(models[model_key(config, model, teacher, backend)], items, sub, config,
+                                               seconds, seed)
+            rows.append(token_stats.row(config.label, [encode(load_audio(f)) for f in files], categories, centroids))
+    chance = 1 / len(centroids.names)
+    text = token_stats.markdown(rows, chance)
+    click.echo(text)
+    report.write_outputs({"split": split, "pool": pool_split, "data": manifest, "model": model, "teacher": teacher,
+                          "seed": seed, "chance": chance, "rows": rows}, text, json_path, table_path)
 
 
 @eval_group.command("phase")

@@ -50,6 +50,9 @@ from t2a_edge.core.masking import MASK_SCHEDULES
                    "[default: 0].")
 @click.option("--local-kernel", type=click.IntRange(min=0), default=None,
               help="Teacher: odd window of revealed neighbours mapped into each latent position's input [default: 0].")
+@click.option("--head-width", type=click.IntRange(min=8), default=None,
+              help="Teacher: width of the per-token heads; the student's energy head takes it too [default: the "
+                   "preset's, 384 for small].")
 @click.option("--downsample", type=click.IntRange(1, 32), default=None,
               help="Codec: 10 ms spectral frames per latent frame [default: 2].")
 @click.option("--latent-dim", type=click.IntRange(1, 1024), default=None,
@@ -91,8 +94,8 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
           distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
-          clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, downsample, latent_dim,
-          patch, timestep_power, shift_views, summary_token, summary_share, mask_noise, clip_code, clip_code_kl,
+          clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, head_width, downsample,
+          latent_dim, patch, timestep_power, shift_views, summary_token, summary_share, mask_noise, clip_code, clip_code_kl,
           teacher_draws, draws_per_caption, draw_cfg, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
@@ -104,7 +107,7 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "full_mask_share": full_mask_share, "mask_schedule": mask_schedule,
              "clip_noise": clip_noise, "clip_energy_weight": clip_energy_weight,
              "category_captions": category_captions, "dropout": dropout, "rope_dims": rope_dims,
-             "local_kernel": local_kernel, "downsample": downsample,
+             "local_kernel": local_kernel, "head_width": head_width, "downsample": downsample,
              "latent_dim": latent_dim, "patch": patch, "timestep_power": timestep_power, "shift_views": shift_views,
              "summary_token": summary_token, "summary_share": summary_share, "mask_noise": mask_noise,
              "clip_code": clip_code, "clip_code_kl": clip_code_kl,

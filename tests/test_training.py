@@ -253,6 +253,33 @@ def test_mask_schedule_reaches_the_run_from_the_cli(synthetic_corpus, tmp_path, 
     assert exit_info.value.code == 2 and "uniform" in capsys.readouterr().err
 
 
+def test_head_width_widens_the_teachers_head_and_the_students_follows(synthetic_corpus, tmp_path, tiny_runs, capsys):
+    """`--head-width W` sets the teacher's diffusion head width; its student's energy head takes the same
+    width and generates; a student given the option is refused in one line."""
+    from t2a_edge.apps.cli import main
+    from t2a_edge.core.model import load_model
+    from t2a_edge.runtimes.api import TextToAudio
+
+    common = ["--data", str(synthetic_corpus), "--preset", "tiny", "--steps", "2", "--batch", "2",
+              "--checkpoint-every", "2", "--quiet"]
+    main(["train", "teacher", "--out", str(tmp_path / "teacher"), "--init", str(tiny_runs["codec"]),
+          "--head-width", "40", *common])
+    teacher = load_model(tmp_path / "teacher" / "model")
+    assert teacher.cfg.head.width == 40 and teacher.diffusion_head.width == 40
+    assert load_model(tiny_runs["teacher"] / "model").cfg.head.width != 40
+    main(["train", "student", "--out", str(tmp_path / "student"), "--init", str(tmp_path / "teacher"), *common])
+    student = load_model(tmp_path / "student" / "model")
+    assert student.cfg.head.width == 40 and student.energy_head.cond_proj.out_features == 40
+    audio = TextToAudio.load(tmp_path / "student" / "model", backend="torch").generate("a dog", seconds=1.0)
+    assert audio.samples.shape == (16000,)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "student", "--out", str(tmp_path / "x"), "--init", str(tmp_path / "teacher"),
+              "--head-width", "64", *common])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--head-width" in err and "Traceback" not in err and err.count("\n") == 1
+
+
 def test_clip_noise_student_trains_from_the_cli_and_generates(synthetic_corpus, tmp_path, tiny_runs, capsys):
     """`--clip-noise N --clip-energy-weight W` reach the model and its log, `--category-captions` and
     `--dropout` the run's settings; a student so trained generates."""

@@ -78,6 +78,9 @@ class Settings:
     # caption and context (at low noise the noisy token itself gives the answer), and the student
     # takes nothing from the teacher but that state.
     timestep_power: float = 1.0
+    # Teacher: width of the per-token heads (0: the preset's, 384 for small). MAR's diffusion MLP is
+    # 1024 wide for 16-number tokens; here a token has 128 numbers. The student takes its teacher's.
+    head_width: int = 0
     # Teacher/student: each training clip encoded at this many sub-token offsets, one drawn per
     # example (data.TokenBank), for more distinct token sequences from the same clips.
     shift_views: int = 1
@@ -238,7 +241,8 @@ def build(settings: Settings, cfg: ModelConfig):
                            "student settings")
         # The backbone and heads come from the preset; only the codec's shape comes from --init.
         backbone = dataclasses.replace(cfg.backbone, rope_dims=settings.rope_dims, local_kernel=settings.local_kernel)
-        cfg = dataclasses.replace(cfg, codec=source.cfg.codec, backbone=backbone, patch=settings.patch,
+        head = dataclasses.replace(cfg.head, width=settings.head_width) if settings.head_width else cfg.head
+        cfg = dataclasses.replace(cfg, codec=source.cfg.codec, backbone=backbone, head=head, patch=settings.patch,
                                   summary_token=settings.summary_token)
         try:
             model = T2AModel(cfg, diffusion_head=True, energy_head=False)
@@ -256,10 +260,9 @@ def build(settings: Settings, cfg: ModelConfig):
         if settings.teacher_draws and source.cfg.summary_token:
             raise T2AError("--teacher-draws needs a teacher without a summary position")
         if (settings.rope_dims or settings.local_kernel or settings.patch != Settings.patch
-                or settings.timestep_power != Settings.timestep_power or settings.summary_token):
-            raise T2AError("--rope-dims, --local-kernel, --patch, --timestep-power and --summary-token are teacher "
-                           "settings: "
-                           "a student keeps its teacher's backbone and tokens")
+                or settings.timestep_power != Settings.timestep_power or settings.summary_token or settings.head_width):
+            raise T2AError("--rope-dims, --local-kernel, --patch, --timestep-power, --summary-token and --head-width "
+                           "are teacher settings: a student keeps its teacher's backbone, tokens and head width")
         if settings.mask_noise and settings.clip_code:
             raise T2AError("--mask-noise and --clip-code both fill the hidden positions' input: choose one")
         head = source.cfg.head
