@@ -247,13 +247,7 @@ def compare(configs, model, teacher, speed_batch, codec_row, backend, seconds, s
         raise T2AError("--speed-batch must be >= 0")
     check_inputs(seconds, json_path, table_path)
     configs = configs or ((DEFAULT_TEACHER if teacher else ()) + DEFAULT_STUDENT)
-    parsed = [generation.parse_config(c) for c in configs]
-    models = {}
-    for config in parsed:
-        key = model_key(config, model, teacher, backend)
-        if key not in models:
-            models[key] = generation.load_model(*key)
-        generation.check_kind(models[key], config, key[0])
+    parsed, models = load_rows(configs, model, teacher, backend)
     session = Session(data, split, limit, threads)
     rows = []
     with output_folder(out) as folder:
@@ -275,6 +269,20 @@ def compare(configs, model, teacher, speed_batch, codec_row, backend, seconds, s
     rows.insert(0, session.real_row())
     finish(rows, json_path, table_path, split=split, data=session.manifest, model=model, teacher=teacher or model,
            backend=backend, seconds=seconds, seed=seed, speed_batch=speed_batch)
+
+
+def load_rows(configs, model, teacher, backend) -> tuple[list, dict]:
+    """Parse row configs and load each (model, backend) they need once, checking teacher/student kinds."""
+    from t2a_edge.apps.evaluation import generation
+
+    parsed = [generation.parse_config(c) for c in configs]
+    models = {}
+    for config in parsed:
+        key = model_key(config, model, teacher, backend)
+        if key not in models:
+            models[key] = generation.load_model(*key)
+        generation.check_kind(models[key], config, key[0])
+    return parsed, models
 
 
 def model_key(config, model, teacher, backend) -> tuple[str, str]:
@@ -396,13 +404,7 @@ def tokens(configs, model, teacher, pool_split, backend, seconds, seed, out, dat
     check_inputs(seconds, json_path, table_path)
     if limit is not None and limit < 2:
         raise T2AError("--limit must be at least 2: the statistics compare clips with each other")
-    parsed = [generation.parse_config(c) for c in configs or ("student:K=1",)]
-    models = {}
-    for config in parsed:
-        key = model_key(config, model, teacher, backend)
-        if key not in models:
-            models[key] = generation.load_model(*key)
-        generation.check_kind(models[key], config, key[0])
+    parsed, models = load_rows(configs or ("student:K=1",), model, teacher, backend)
     reader = models.get((model, "torch")) or generation.load_model(model, "torch")
     if not hasattr(reader.backend, "encode_tokens"):
         raise T2AError(f"eval tokens needs --model to be a model folder for the torch backend, not {model}")
