@@ -54,6 +54,7 @@ def row(name: str, clips: list[np.ndarray], categories: list[str], centroids: Ca
 
 
 def markdown(rows: list[dict], chance: float) -> str:
+    """The rows as a markdown table, with the centroid test's chance level below it."""
     lines = ["| system | clips | within-clip std | clip-mean share of variance | clip means' category accuracy |",
              "|---|---:|---:|---:|---:|"]
     for r in rows:
