@@ -80,12 +80,14 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--clip-code-kl", type=click.FloatRange(min=0), default=None,
               help="Student: weight of the clip code's KL term, per nat per clip [default: 0.001].")
 @click.option("--teacher-draws", type=click.FloatRange(0, 1), default=None,
-              help="Student: share of examples whose targets are the teacher's guided one-step draws for their "
-                   "caption, drawn once at the start of the run [default: 0].")
+              help="Student: share of examples whose targets are the teacher's guided draws for their "
+                   "caption (see --draw-steps), drawn once at the start of the run [default: 0].")
 @click.option("--draws-per-caption", type=click.IntRange(1, 64), default=None,
               help="Student: teacher draws per training caption for --teacher-draws [default: 2].")
 @click.option("--draw-cfg", type=click.FloatRange(min=0), default=None,
               help="Student: the teacher's guidance scale for --teacher-draws [default: 3].")
+@click.option("--draw-steps", type=click.IntRange(1, 256), default=None,
+              help="Student: the teacher's MAR steps K for --teacher-draws [default: 1].")
 @click.option("--until-step", type=click.IntRange(min=1), default=None,
               help="Stop (with a checkpoint) at this step; --resume continues the same schedule.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -96,7 +98,7 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
           distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
           clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, head_width, downsample,
           latent_dim, patch, timestep_power, shift_views, summary_token, summary_share, mask_noise, clip_code, clip_code_kl,
-          teacher_draws, draws_per_caption, draw_cfg, until_step, time_limit, device, quiet):
+          teacher_draws, draws_per_caption, draw_cfg, draw_steps, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings
@@ -111,7 +113,8 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "latent_dim": latent_dim, "patch": patch, "timestep_power": timestep_power, "shift_views": shift_views,
              "summary_token": summary_token, "summary_share": summary_share, "mask_noise": mask_noise,
              "clip_code": clip_code, "clip_code_kl": clip_code_kl,
-             "teacher_draws": teacher_draws, "draws_per_caption": draws_per_caption, "draw_cfg": draw_cfg}
+             "teacher_draws": teacher_draws, "draws_per_caption": draws_per_caption, "draw_cfg": draw_cfg,
+             "draw_steps": draw_steps}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
     folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,

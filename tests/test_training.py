@@ -131,6 +131,29 @@ def test_teacher_draws_are_drawn_once_kept_and_verified(synthetic_corpus, tmp_pa
               tmp_path / "teacher", show_progress=False)
 
 
+def test_teacher_draws_take_the_teachers_mar_steps(tiny_teacher, tmp_path):
+    """--draw-steps K reaches the sampler: the draws are the teacher's K-step samples (not its
+    one-step ones), and stored draws made with another K are refused."""
+    from t2a_edge.core.errors import T2AError
+    from t2a_edge.core.model import load_model
+    from t2a_edge.runtimes.sampler import generate_tokens
+    from t2a_edge.runtimes.torch_backend import TorchBackend
+    from t2a_edge.train.teacher_draws import DIFFUSION_STEPS, generate_draws, load_draws, save_draws
+
+    teacher = load_model(tiny_teacher)
+    width = teacher.cfg.backbone
+    text = torch.randn(3, width.text_tokens, width.text_dim, generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(3, width.text_tokens)
+    drawn = {k: generate_draws(teacher, text, mask, 12, 1, 3.0, 7, show_progress=False, steps=k) for k in (1, 4)}
+    expected = generate_tokens(TorchBackend(teacher), text.numpy(), mask.numpy(), 12, 4, 3.0, 1.0, 7, DIFFUSION_STEPS)
+    assert torch.allclose(drawn[4][:, 0].float(), torch.from_numpy(expected), atol=1e-2)
+    assert not torch.allclose(drawn[4].float(), drawn[1].float(), atol=1e-2)
+    save_draws(tmp_path, drawn[4], {"steps": 4})
+    assert torch.equal(load_draws(tmp_path, {"steps": 4}), drawn[4])
+    with pytest.raises(T2AError, match="other settings"):
+        load_draws(tmp_path, {"steps": 1})
+
+
 def test_existing_run_needs_resume_and_corrupt_checkpoint_is_refused(synthetic_corpus, tmp_path, tiny_runs):
     from t2a_edge.core.errors import T2AError
 

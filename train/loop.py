@@ -100,7 +100,7 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
 
         def attach(progress: bool) -> None:
             attach_draws(bank, init_folder(settings), out, settings.draws_per_caption, settings.draw_cfg,
-                         settings.seed, progress)
+                         settings.seed, progress, settings.draw_steps)
 
         if ctx.is_main:
             attach(show_progress)

@@ -96,12 +96,13 @@ class Settings:
     # and the weight of its KL term, in nats per clip, beside the per-token energy score.
     clip_code: bool = False
     clip_code_kl: float = 0.001
-    # Student: share of examples whose targets are the teacher's own draws for their caption (K = 1,
-    # guided on ε with draw_cfg) instead of a clip's tokens, draws_per_caption of them per caption
-    # (train.teacher_draws): the student's guidance does not sharpen its draws, the teacher's does.
+    # Student: share of examples whose targets are the teacher's own draws for their caption (K =
+    # draw_steps, guided on ε with draw_cfg) instead of a clip's tokens, draws_per_caption of them per
+    # caption (train.teacher_draws): the student's guidance does not sharpen its draws, the teacher's does.
     teacher_draws: float = 0.0
     draws_per_caption: int = 2
     draw_cfg: float = 3.0
+    draw_steps: int = 1
     checkpoint_every: int = 500
     log_every: int = 10
 

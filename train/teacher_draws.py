@@ -1,4 +1,4 @@
-"""A trained teacher's one-step, guided draws for every training caption: targets for its student."""
+"""A trained teacher's guided draws for every training caption: targets for its student."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ BATCH = 16  # captions per generation call
 
 
 def generate_draws(teacher, text: torch.Tensor, text_mask: torch.Tensor, n_tokens: int, draws: int, cfg: float,
-                   seed: int, show_progress: bool = True) -> torch.Tensor:
-    """(captions, draws, n_tokens, token_dim) float16: every token drawn at once (K = 1), guided on ε.
+                   seed: int, show_progress: bool = True, steps: int = 1) -> torch.Tensor:
+    """(captions, draws, n_tokens, token_dim) float16: drawn in `steps` MAR iterations, guided on ε.
 
     The student's guidance mixes backbone states before its one-step head, which does not sharpen
-    what it draws the way the teacher's guidance on ε does; these draws carry the teacher's.
+    what it draws the way the teacher's guidance on ε does; these draws carry the teacher's. With
+    steps = 1 every token is drawn at once; more steps hold a clip together (README, v35).
     """
     from t2a_edge.runtimes.sampler import generate_tokens
     from t2a_edge.runtimes.torch_backend import TorchBackend
@@ -34,7 +35,7 @@ def generate_draws(teacher, text: torch.Tensor, text_mask: torch.Tensor, n_token
         chunk = rows[start:start + BATCH]
         index = [caption for caption, _ in chunk]
         tokens = generate_tokens(backend, text[index].float().numpy(), text_mask[index].float().numpy(), n_tokens,
-                                 1, cfg, 1.0, seed + start, DIFFUSION_STEPS)
+                                 steps, cfg, 1.0, seed + start, DIFFUSION_STEPS)
         for (caption, draw), row in zip(chunk, tokens):
             out[caption, draw] = torch.from_numpy(row).half()
     return out
@@ -69,17 +70,18 @@ def load_draws(folder: Path, settings: dict) -> torch.Tensor | None:
 
 
 def attach_draws(bank, teacher_folder: Path, folder: Path, draws: int, cfg: float, seed: int,
-                 show_progress: bool) -> None:
+                 show_progress: bool, steps: int = 1) -> None:
     """Give `bank` the teacher's draws for each of its captions, drawn once per run and kept in `folder`."""
     teacher_files = hashlib.sha256((Path(teacher_folder) / "model.json").read_bytes()).hexdigest()
-    settings = {"teacher": teacher_files, "draws": draws, "cfg": cfg, "diffusion_steps": DIFFUSION_STEPS,
+    settings = {"teacher": teacher_files, "draws": draws, "cfg": cfg, "steps": steps, "diffusion_steps": DIFFUSION_STEPS,
                 "seed": seed, "captions": len(bank.text), "tokens": bank.max_tokens}
     stored = load_draws(folder, settings)
     if stored is None:
         from t2a_edge.core.model import load_model
 
         teacher = load_model(teacher_folder)
-        stored = generate_draws(teacher, bank.text, bank.text_mask, bank.max_tokens, draws, cfg, seed, show_progress)
+        stored = generate_draws(teacher, bank.text, bank.text_mask, bank.max_tokens, draws, cfg, seed, show_progress,
+                                steps)
         folder.mkdir(parents=True, exist_ok=True)
         save_draws(folder, stored, settings)
     bank.draws = stored
