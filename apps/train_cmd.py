@@ -17,7 +17,7 @@ from t2a_edge.core.masking import MASK_SCHEDULES
                    "holding one ('default': the shipped model's codec).")
 @click.option("--preset", type=click.Choice(PRESETS), default="small", show_default=True, help="Model size.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint.")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Total optimizer steps.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Total optimizer steps (with --resume: only to extend the run; without, its own schedule stands).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Examples per step (per process).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Peak learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -115,6 +115,10 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "clip_code": clip_code, "clip_code_kl": clip_code_kl,
              "teacher_draws": teacher_draws, "draws_per_caption": draws_per_caption, "draw_cfg": draw_cfg,
              "draw_steps": draw_steps}
+    if resume and steps is None:
+        # The stored schedule stands: on resume --steps only extends a run, so the 1000-step default must
+        # not stretch a shorter one.
+        given["steps"] = 1
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
     folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,
