@@ -17,7 +17,8 @@ from t2a_edge.core.masking import MASK_SCHEDULES
                    "holding one ('default': the shipped model's codec).")
 @click.option("--preset", type=click.Choice(PRESETS), default="small", show_default=True, help="Model size.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint.")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Total optimizer steps (with --resume: only to extend the run; without, its own schedule stands).")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Total optimizer steps (with --resume: only to extend the run; without, its own schedule stands).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Examples per step (per process).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Peak learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True)
