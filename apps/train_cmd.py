@@ -28,6 +28,9 @@ from t2a_edge.core.masking import MASK_SCHEDULES
               help="Student: lambda of the distillation MSE (0 = no distillation).")
 @click.option("--head-lr-mult", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Student: learning-rate multiplier of the energy head.")
+@click.option("--energy-tau", type=click.FloatRange(0, 1), default=None,
+              help="Student: weight of the energy score's repulsion term; below 1 the head learns a sharper "
+                   "distribution than the data's [default: 1, the proper score].")
 @click.option("--crop-seconds", type=click.FloatRange(min=0.1), default=None, help="Codec: crop length.")
 @click.option("--kl-weight", type=click.FloatRange(min=0), default=None, help="Codec: weight of the KL term.")
 @click.option("--loss-on-padding/--no-loss-on-padding", default=None,
@@ -96,7 +99,7 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
-          distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
+          distill_weight, head_lr_mult, energy_tau, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
           clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, head_width, downsample,
           latent_dim, patch, timestep_power, shift_views, summary_token, summary_share, mask_noise, clip_code, clip_code_kl,
           teacher_draws, draws_per_caption, draw_cfg, draw_steps, until_step, time_limit, device, quiet):
@@ -106,6 +109,7 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
 
     given = {"steps": steps, "batch": batch, "lr": lr, "checkpoint_every": checkpoint_every,
              "log_every": log_every, "distill_weight": distill_weight, "head_lr_mult": head_lr_mult,
+             "energy_tau": energy_tau,
              "crop_seconds": crop_seconds, "kl_weight": kl_weight, "loss_on_padding": loss_on_padding,
              "full_mask_share": full_mask_share, "mask_schedule": mask_schedule,
              "clip_noise": clip_noise, "clip_energy_weight": clip_energy_weight,

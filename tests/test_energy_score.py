@@ -5,7 +5,7 @@ import torch
 from t2a_edge.core.heads import energy_score_loss
 
 
-def fit_gaussian(data_mean, data_std, steps=1500, batch=512, seed=0):
+def fit_gaussian(data_mean, data_std, steps=1500, batch=512, seed=0, tau=1.0):
     """Fit mu + sigma * eps to samples of N(data_mean, data_std^2) by minimising the energy score."""
     gen = torch.Generator().manual_seed(seed)
     dim = len(data_mean)
@@ -16,7 +16,7 @@ def fit_gaussian(data_mean, data_std, steps=1500, batch=512, seed=0):
         y = torch.tensor(data_mean) + torch.tensor(data_std) * torch.randn(batch, dim, generator=gen)
         x1 = mu + log_sigma.exp() * torch.randn(batch, dim, generator=gen)
         x2 = mu + log_sigma.exp() * torch.randn(batch, dim, generator=gen)
-        loss = energy_score_loss(x1, x2, y)
+        loss = energy_score_loss(x1, x2, y, tau=tau)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -33,6 +33,13 @@ def test_energy_score_recovers_2d_mean_and_spread():
     mu, sigma = fit_gaussian([-1.0, 3.0], [1.5, 0.3])
     assert torch.allclose(mu, torch.tensor([-1.0, 3.0]), atol=0.15)
     assert torch.allclose(sigma, torch.tensor([1.5, 0.3]), atol=0.15)
+
+
+def test_a_lower_tau_sharpens_the_fit_without_collapsing_it():
+    # --energy-tau: less pay for spread keeps the mean and narrows the distribution.
+    mu, sigma = fit_gaussian([2.0], [1.0], tau=0.5)
+    assert abs(mu.item() - 2.0) < 0.1
+    assert 0.15 < sigma.item() < 0.75
 
 
 def test_without_the_interaction_term_the_spread_collapses():

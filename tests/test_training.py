@@ -304,8 +304,9 @@ def test_head_width_widens_the_teachers_head_and_the_students_follows(synthetic_
 
 
 def test_clip_noise_student_trains_from_the_cli_and_generates(synthetic_corpus, tmp_path, tiny_runs, capsys):
-    """`--clip-noise N --clip-energy-weight W` reach the model and its log, `--category-captions` and
-    `--dropout` the run's settings; a student so trained generates."""
+    """`--clip-noise N --clip-energy-weight W` reach the model and its log, `--category-captions`,
+    `--dropout` and `--energy-tau` the run's settings; a student so trained generates; a teacher refuses
+    `--energy-tau`."""
     import soundfile as sf
 
     from t2a_edge.apps.cli import main
@@ -315,9 +316,10 @@ def test_clip_noise_student_trains_from_the_cli_and_generates(synthetic_corpus, 
     common = ["train", "student", "--data", str(synthetic_corpus), "--init", str(tiny_runs["teacher"]),
               "--preset", "tiny", "--steps", "2", "--batch", "2", "--checkpoint-every", "2", "--quiet"]
     main(common + ["--out", str(out), "--clip-noise", "4", "--clip-energy-weight", "1", "--category-captions", "0.5",
-                   "--dropout", "0.1"])
+                   "--dropout", "0.1", "--energy-tau", "0.7"])
     settings = log_records(out)[0]["settings"]
-    assert settings["category_captions"] == 0.5 and settings["dropout"] == 0.1  # stored, so --resume keeps them
+    # Stored, so --resume keeps them.
+    assert settings["category_captions"] == 0.5 and settings["dropout"] == 0.1 and settings["energy_tau"] == 0.7
     records = [r for r in log_records(out) if r["event"] == "train"]
     assert records and all(r["clip_energy"] > 0 for r in records)
     assert load_model(out / "model").cfg.head.clip_noise_dim == 4
@@ -329,6 +331,8 @@ def test_clip_noise_student_trains_from_the_cli_and_generates(synthetic_corpus, 
         main(common + ["--out", str(tmp_path / "too-many"), "--clip-noise", "17"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "--clip-noise 17" in err and "Traceback" not in err
+    refused(["train", "teacher", "--data", str(synthetic_corpus), "--init", str(tiny_runs["codec"]), "--preset", "tiny",
+             "--steps", "2", "--out", str(tmp_path / "t"), "--energy-tau", "0.5"], "student settings", capsys)
 
 
 def test_clip_noise_channels_are_drawn_once_per_training_clip():
@@ -783,3 +787,38 @@ def test_mask_noise_reaches_hidden_positions_only():
         with torch.no_grad():
             same = torch.allclose(backbone(text, text_mask, tokens, known), backbone(text, text_mask, other, known))
         assert same is not noisy
+
+
+def test_student_energy_pays_tau_times_the_spread_of_its_two_samples():
+    """--energy-tau reaches the student's loss: its energy falls by (1 - tau) times the mean distance
+    between the head's two samples, and nothing else changes."""
+    import numpy as np
+
+    from t2a_edge.core.config import preset
+    from t2a_edge.core.model import T2AModel
+    from t2a_edge.train.stages import StudentLoss, make_batch, masked_inputs
+
+    cfg = preset("tiny")
+    torch.manual_seed(0)
+    model = T2AModel(cfg, diffusion_head=False, energy_head=True).eval()
+    teacher = T2AModel(cfg, diffusion_head=True, energy_head=False).backbone
+    n = 6
+    data = {"tokens": torch.randn(2, n, cfg.token_dim), "valid": torch.ones(2, n),
+            "text": torch.randn(2, cfg.backbone.text_tokens, cfg.backbone.text_dim),
+            "text_mask": torch.ones(2, cfg.backbone.text_tokens)}
+    bank = type("Bank", (), {"batch": lambda self, rng, b, **_: dict(data)})()
+    with torch.no_grad():
+        for p in model.energy_head.parameters():  # a fresh head's output layer is zero: both samples equal
+            torch.nn.init.normal_(p, std=0.1)
+    losses = {}
+    for tau in (1.0, 0.5):
+        settings = Settings(stage="student", preset="tiny", batch=2, full_mask_share=1.0, energy_tau=tau)
+        batch = make_batch(settings, cfg, bank, np.random.default_rng(0), torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            losses[tau] = StudentLoss(model, teacher, settings)(batch)
+            z = model.backbone(*masked_inputs(batch, model.backbone))
+            spread = (model.energy_head(z, batch["u1"]) - model.energy_head(z, batch["u2"])).norm(dim=-1)
+    expected = (spread * batch["loss_mask"]).sum() / batch["loss_mask"].sum()
+    assert expected > 0.01
+    assert torch.allclose(losses[0.5]["energy"], losses[1.0]["energy"] + 0.5 * expected, atol=1e-4)
+    assert torch.allclose(losses[0.5]["distill"], losses[1.0]["distill"])

@@ -45,6 +45,9 @@ class Settings:
     kl_weight: float = 1e-4  # codec
     distill_weight: float = 100.0  # student: lambda of the representation distillation term
     head_lr_mult: float = 0.25  # student: EAR's learning-rate multiplier for the energy head
+    # Student: weight of the energy score's repulsion term ||x1 - x2||. 1 is the proper score; below
+    # 1 the head is paid less for spread, so it learns a sharper distribution than the data's.
+    energy_tau: float = 1.0
     init: str = ""  # codec run (teacher stage) or teacher run (student stage)
     # Teacher/student: whether the silence that pads a clip shorter than its batch is a target.
     # It is 30% of all tokens on this corpus, and a model taught to predict it learns that any
@@ -171,7 +174,7 @@ class TeacherLoss(nn.Module):
 
 
 class StudentLoss(nn.Module):
-    """Energy score (2 samples, alpha = 1) + lambda * MSE to the frozen teacher's final hidden states,
+    """Energy score (2 samples, alpha = 1, repulsion tau) + lambda * MSE to the frozen teacher's final hidden states,
     plus, if weighted, the energy score of whole clips."""
 
     def __init__(self, model: T2AModel, teacher_backbone: nn.Module, settings: Settings):
@@ -181,6 +184,7 @@ class StudentLoss(nn.Module):
         self.distill_weight = settings.distill_weight
         self.clip_energy_weight = settings.clip_energy_weight
         self.clip_code_kl = settings.clip_code_kl
+        self.tau = settings.energy_tau
 
     def forward(self, batch: dict) -> dict:
         inputs = masked_inputs(batch, self.backbone)
@@ -210,12 +214,12 @@ class StudentLoss(nn.Module):
             z1 = z2 = self.backbone(*inputs)
             distill = F.mse_loss(z1, z_teacher)
         x1, x2 = self.head(z1, batch["u1"]), self.head(z2, batch["u2"])
-        energy = energy_score_loss(x1, x2, batch["tokens"], batch["loss_mask"])
+        energy = energy_score_loss(x1, x2, batch["tokens"], batch["loss_mask"], tau=self.tau)
         losses = {"loss": energy + self.distill_weight * distill, "energy": energy, "distill": distill}
         if extra:
             losses.update(loss=losses["loss"] + self.clip_code_kl * extra["clip_kl"], **extra)
         if self.clip_energy_weight:
-            clip = clip_energy_score_loss(x1, x2, batch["tokens"], batch["loss_mask"])
+            clip = clip_energy_score_loss(x1, x2, batch["tokens"], batch["loss_mask"], tau=self.tau)
             losses.update(loss=losses["loss"] + self.clip_energy_weight * clip, clip_energy=clip)
         return losses
 
@@ -237,9 +241,9 @@ def build(settings: Settings, cfg: ModelConfig):
         raise T2AError("--summary-share needs a summary position: --summary-token in the teacher")
     if settings.stage == "teacher":
         if (settings.mask_noise or settings.clip_noise or settings.clip_energy_weight or settings.teacher_draws
-                or settings.clip_code):
-            raise T2AError("--mask-noise, --clip-code, --clip-noise, --clip-energy-weight and --teacher-draws are "
-                           "student settings")
+                or settings.clip_code or settings.energy_tau != 1.0):
+            raise T2AError("--mask-noise, --clip-code, --clip-noise, --clip-energy-weight, --energy-tau and "
+                           "--teacher-draws are student settings")
         # The backbone and heads come from the preset; only the codec's shape comes from --init.
         backbone = dataclasses.replace(cfg.backbone, rope_dims=settings.rope_dims, local_kernel=settings.local_kernel)
         head = dataclasses.replace(cfg.head, width=settings.head_width) if settings.head_width else cfg.head
