@@ -11,7 +11,7 @@ from t2a_edge.apps.evaluation.judge import ClipFeatures, Judge
 from t2a_edge.core.errors import T2AError
 
 # Part of every cache key: bump when the front end or the prepared graph changes.
-FEATURE_VERSION = "yamnet-w8a8-v1"
+FEATURE_VERSION = "yamnet-w8a8-qdq-v2"  # v2: the QDQ graph run as written (judge.Judge)
 
 
 class FeatureCache:
