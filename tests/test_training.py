@@ -378,7 +378,7 @@ def test_timestep_power_draws_more_high_noise_steps(tiny_runs):
              "text_mask": torch.ones(4000, 2)}
     data = SimpleNamespace(batch=lambda rng, b, **_: dict(batch))
     cfg = preset("tiny")
-    steps, mul = cfg.head.diffusion_steps, cfg.head.diffusion_batch_mul
+    steps = cfg.head.diffusion_steps
 
     def drawn(power):
         settings = Settings(stage="teacher", preset="tiny", batch=4000, timestep_power=power)
@@ -730,6 +730,26 @@ def test_clip_encoder_reads_only_a_clips_own_tokens():
     assert not torch.allclose(encoder(valid_other, valid)[0], mean)
 
 
+def tiny_student_with_a_random_head(cfg):
+    """A student of `cfg`, a tiny teacher's backbone and a bank serving one fixed batch of two
+    6-token clips. The head is drawn at random: a fresh one's output layer is zero, which would
+    hide the backbone's state and make both samples equal."""
+    from t2a_edge.core.config import preset
+    from t2a_edge.core.model import T2AModel
+
+    torch.manual_seed(0)
+    model = T2AModel(cfg, diffusion_head=False, energy_head=True).eval()
+    teacher = T2AModel(preset("tiny"), diffusion_head=True, energy_head=False).backbone
+    n = 6
+    data = {"tokens": torch.randn(2, n, cfg.token_dim), "valid": torch.ones(2, n),
+            "text": torch.randn(2, cfg.backbone.text_tokens, cfg.backbone.text_dim),
+            "text_mask": torch.ones(2, cfg.backbone.text_tokens)}
+    with torch.no_grad():
+        for p in model.energy_head.parameters():
+            torch.nn.init.normal_(p, std=0.1)
+    return model, teacher, type("Bank", (), {"batch": lambda self, rng, b, **_: dict(data)})()
+
+
 def test_clip_code_reaches_the_output_directly_and_is_distilled_without_that_path():
     """A clip code moves the hidden positions' states through its direct path; the distillation term
     compares the states without it to the teacher's, so it does not pull that path back to zero."""
@@ -738,26 +758,16 @@ def test_clip_code_reaches_the_output_directly_and_is_distilled_without_that_pat
     import numpy as np
 
     from t2a_edge.core.config import preset
-    from t2a_edge.core.model import T2AModel
     from t2a_edge.train.stages import StudentLoss, make_batch
 
     tiny = preset("tiny")
     cfg = dataclasses.replace(tiny, backbone=dataclasses.replace(tiny.backbone, clip_code=True))
-    torch.manual_seed(0)
-    model = T2AModel(cfg, diffusion_head=False, energy_head=True).eval()
-    teacher = T2AModel(tiny, diffusion_head=True, energy_head=False).backbone
-    n = 6
-    data = {"tokens": torch.randn(2, n, cfg.token_dim), "valid": torch.ones(2, n),
-            "text": torch.randn(2, cfg.backbone.text_tokens, cfg.backbone.text_dim),
-            "text_mask": torch.ones(2, cfg.backbone.text_tokens)}
+    model, teacher, bank = tiny_student_with_a_random_head(cfg)
     settings = Settings(stage="student", preset="tiny", batch=2, full_mask_share=1.0)
-    batch = make_batch(settings, cfg, type("Bank", (), {"batch": lambda self, rng, b, **_: dict(data)})(),
-                       np.random.default_rng(0), torch.Generator().manual_seed(0))
+    batch = make_batch(settings, cfg, bank, np.random.default_rng(0), torch.Generator().manual_seed(0))
     assert batch["c_eps"].shape == (2, 1, cfg.token_dim)
     loss = StudentLoss(model, teacher, settings)
     with torch.no_grad():
-        for p in model.energy_head.parameters():  # a fresh head's output layer is zero: it would hide z
-            torch.nn.init.normal_(p, std=0.1)
         before = loss(batch)
         torch.nn.init.normal_(model.backbone.code_out.weight)
         after = loss(batch)
@@ -795,21 +805,10 @@ def test_student_energy_pays_tau_times_the_spread_of_its_two_samples():
     import numpy as np
 
     from t2a_edge.core.config import preset
-    from t2a_edge.core.model import T2AModel
     from t2a_edge.train.stages import StudentLoss, make_batch, masked_inputs
 
     cfg = preset("tiny")
-    torch.manual_seed(0)
-    model = T2AModel(cfg, diffusion_head=False, energy_head=True).eval()
-    teacher = T2AModel(cfg, diffusion_head=True, energy_head=False).backbone
-    n = 6
-    data = {"tokens": torch.randn(2, n, cfg.token_dim), "valid": torch.ones(2, n),
-            "text": torch.randn(2, cfg.backbone.text_tokens, cfg.backbone.text_dim),
-            "text_mask": torch.ones(2, cfg.backbone.text_tokens)}
-    bank = type("Bank", (), {"batch": lambda self, rng, b, **_: dict(data)})()
-    with torch.no_grad():
-        for p in model.energy_head.parameters():  # a fresh head's output layer is zero: both samples equal
-            torch.nn.init.normal_(p, std=0.1)
+    model, teacher, bank = tiny_student_with_a_random_head(cfg)
     losses = {}
     for tau in (1.0, 0.5):
         settings = Settings(stage="student", preset="tiny", batch=2, full_mask_share=1.0, energy_tau=tau)
