@@ -120,12 +120,8 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "clip_code": clip_code, "clip_code_kl": clip_code_kl,
              "teacher_draws": teacher_draws, "draws_per_caption": draws_per_caption, "draw_cfg": draw_cfg,
              "draw_steps": draw_steps}
-    if resume and steps is None:
-        # The stored schedule stands: on resume --steps only extends a run, so the 1000-step default must
-        # not stretch a shorter one.
-        given["steps"] = 1
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
     folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,
-                 time_limit=time_limit * 60 if time_limit else None)
+                 time_limit=time_limit * 60 if time_limit else None, extend_to=steps if resume else None)
     click.echo(f"model written to {folder}")

@@ -162,7 +162,8 @@ def test_help_lists_every_verb_without_importing_torch():
 
 
 def test_resume_without_steps_keeps_the_stored_schedule(tmp_path, synthetic_corpus):
-    """`train --resume` without --steps finishes the run's own schedule (not the 1000-step default)."""
+    """`train --resume` without --steps finishes the run's own schedule (not the 1000-step default);
+    with --steps it extends the run."""
     out = tmp_path / "run"
     common = ("--data", str(synthetic_corpus), "--out", str(out), "--preset", "tiny", "--quiet")
     code, _, err = run("train", "codec", *common, "--steps", "4", "--batch", "2", "--checkpoint-every", "2",
@@ -173,3 +174,6 @@ def test_resume_without_steps_keeps_the_stored_schedule(tmp_path, synthetic_corp
     steps = [json.loads(line).get("step") for line in (out / "train.log").read_text().splitlines()]
     assert max(s for s in steps if s is not None) == 4
     assert sorted(p.name for p in (out / "checkpoints").glob("step-*"))[-1] == "step-00000004"
+    code, _, err = run("train", "codec", *common, "--resume", "--steps", "6")  # --steps extends it
+    assert code == 0, err
+    assert sorted(p.name for p in (out / "checkpoints").glob("step-*"))[-1] == "step-00000006"

@@ -47,11 +47,14 @@ def learning_rate(step: int, settings: Settings) -> float:
 
 
 def train(settings: Settings, data: str, out: str | Path, resume: bool = False, device: str = "cpu",
-          show_progress: bool = True, until_step: int | None = None, time_limit: float | None = None) -> Path:
+          show_progress: bool = True, until_step: int | None = None, time_limit: float | None = None,
+          extend_to: int | None = None) -> Path:
     """Train one stage; returns the run's model folder. Checkpoints every N steps and on SIGINT/SIGTERM.
 
     `until_step` and `time_limit` (seconds) end this invocation early with a checkpoint, without
-    changing the run's schedule, so a long run can be done in sessions and resumed exactly.
+    changing the run's schedule, so a long run can be done in sessions and resumed exactly. On
+    resume the run's stored settings stand (`settings` is not read); `extend_to` may lengthen its
+    schedule to that many steps.
     """
     out = Path(out)
     ctx = distributed.setup(device)
@@ -62,8 +65,7 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
         raise T2AError(f"nothing to resume in {out}: no checkpoint found")
     if resume:
         stored = json.loads((checkpoint / "state.json").read_text())["settings"]
-        steps = max(settings.steps, stored["steps"])  # --steps may extend a finished run
-        settings = Settings(**{**stored, "steps": steps})
+        settings = Settings(**{**stored, "steps": max(extend_to or 0, stored["steps"])})
     torch.manual_seed(settings.seed)  # identical initial weights on every rank
     model, loss_module, groups = build(settings, preset(settings.preset))
     cfg = model.cfg
