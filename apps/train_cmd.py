@@ -28,9 +28,9 @@ from t2a_edge.core.masking import MASK_SCHEDULES
               help="Student: lambda of the distillation MSE (0 = no distillation).")
 @click.option("--head-lr-mult", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Student: learning-rate multiplier of the energy head.")
-@click.option("--energy-tau", type=click.FloatRange(0, 1), default=None,
+@click.option("--energy-tau", type=click.FloatRange(0, 1.4), default=None,
               help="Student: weight of the energy score's repulsion term; below 1 the head learns a sharper "
-                   "distribution than the data's [default: 1, the proper score].")
+                   "distribution than the data's, above 1 a wider one [default: 1, the proper score].")
 @click.option("--crop-seconds", type=click.FloatRange(min=0.1), default=None, help="Codec: crop length.")
 @click.option("--kl-weight", type=click.FloatRange(min=0), default=None, help="Codec: weight of the KL term.")
 @click.option("--loss-on-padding/--no-loss-on-padding", default=None,

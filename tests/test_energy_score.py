@@ -42,6 +42,13 @@ def test_a_lower_tau_sharpens_the_fit_without_collapsing_it():
     assert 0.15 < sigma.item() < 0.75
 
 
+def test_a_higher_tau_widens_the_fit_and_stays_finite():
+    # --energy-tau above 1: more pay for spread keeps the mean and widens the distribution.
+    mu, sigma = fit_gaussian([2.0], [1.0], tau=1.2)
+    assert abs(mu.item() - 2.0) < 0.1
+    assert 1.25 < sigma.item() < 2.5
+
+
 def test_without_the_interaction_term_the_spread_collapses():
     # tau = 0 is no longer proper: it rewards putting every sample on the median.
     gen = torch.Generator().manual_seed(1)

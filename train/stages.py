@@ -46,7 +46,9 @@ class Settings:
     distill_weight: float = 100.0  # student: lambda of the representation distillation term
     head_lr_mult: float = 0.25  # student: EAR's learning-rate multiplier for the energy head
     # Student: weight of the energy score's repulsion term ||x1 - x2||. 1 is the proper score; below
-    # 1 the head is paid less for spread, so it learns a sharper distribution than the data's.
+    # 1 the head is paid less for spread, so it learns a sharper distribution than the data's, above
+    # 1 a wider one. Capped at 1.4 (train_cmd): from about sqrt(2) a spread-out head's score has no
+    # floor, since two independent draws can lie sqrt(2) times as far apart as each from the target.
     energy_tau: float = 1.0
     init: str = ""  # codec run (teacher stage) or teacher run (student stage)
     # Teacher/student: whether the silence that pads a clip shorter than its batch is a target.
