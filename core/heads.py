@@ -101,7 +101,7 @@ def energy_score_loss(x1: torch.Tensor, x2: torch.Tensor, target: torch.Tensor, 
                       alpha: float = 1.0, tau: float = 1.0) -> torch.Tensor:
     """||x1 - y||^a + ||x2 - y||^a - tau ||x1 - x2||^a, averaged over (weighted) positions.
 
-    A strictly proper scoring rule for 0 < alpha < 2: minimised only by the data distribution.
+    A strictly proper scoring rule for 0 < alpha < 2 and tau = 1: minimised only by the data distribution.
     """
     def norm(v):
         # The epsilon keeps the gradient of ||.|| finite at 0.

@@ -800,7 +800,7 @@ def test_mask_noise_reaches_hidden_positions_only():
 
 
 def test_student_energy_pays_tau_times_the_spread_of_its_two_samples():
-    """--energy-tau reaches the student's loss: its energy falls by (1 - tau) times the mean distance
+    """--energy-tau reaches the student's loss: its energy rises by (1 - tau) times the mean distance
     between the head's two samples, and nothing else changes."""
     import numpy as np
 
