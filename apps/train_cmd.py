@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 from t2a_edge.core.config import PRESETS
 from t2a_edge.core.masking import MASK_SCHEDULES
@@ -122,6 +123,10 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "draw_steps": draw_steps}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
+    source = click.get_current_context().get_parameter_source
+    named = {k for k, v in given.items() if v is not None}
+    named |= {k for k in ("stage", "preset", "seed", "init") if source(k) is not ParameterSource.DEFAULT}
     folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,
-                 time_limit=time_limit * 60 if time_limit else None, extend_to=steps if resume else None)
+                 time_limit=time_limit * 60 if time_limit else None, extend_to=steps if resume else None,
+                 named=frozenset(named))
     click.echo(f"model written to {folder}")

@@ -177,3 +177,24 @@ def test_resume_without_steps_keeps_the_stored_schedule(tmp_path, synthetic_corp
     code, _, err = run("train", "codec", *common, "--resume", "--steps", "6")  # --steps extends it
     assert code == 0, err
     assert sorted(p.name for p in (out / "checkpoints").glob("step-*"))[-1] == "step-00000006"
+
+
+def test_resume_refuses_settings_that_differ_from_the_run(tmp_path, synthetic_corpus):
+    """A setting typed beside --resume that the run does not have is one error line, not silently ignored;
+    the same settings repeated are fine, and --steps may only extend the run."""
+    out = tmp_path / "run"
+    common = ("--data", str(synthetic_corpus), "--out", str(out), "--preset", "tiny", "--quiet")
+    code, _, err = run("train", "codec", *common, "--steps", "4", "--batch", "2", "--checkpoint-every", "2",
+                       "--until-step", "2")
+    assert code == 0, err
+    log = (out / "train.log").read_text()
+    code, _, err = run("train", "codec", *common, "--resume", "--batch", "3", "--seed", "1", "--steps", "3")
+    assert_one_line_error(code, err, "--batch 3 (the run's: 2)")
+    assert "--seed 1 (the run's: 0)" in err and "--steps 3 (the run's: 4" in err
+    code, _, err = run("train", "teacher", *common, "--resume")
+    assert_one_line_error(code, err, "stage teacher (the run's: codec)")
+    assert (out / "train.log").read_text() == log  # refused before touching the run
+    assert sorted(p.name for p in (out / "checkpoints").glob("step-*"))[-1] == "step-00000002"
+    code, _, err = run("train", "codec", *common, "--resume", "--batch", "2", "--steps", "4", "--seed", "0")
+    assert code == 0, err
+    assert sorted(p.name for p in (out / "checkpoints").glob("step-*"))[-1] == "step-00000004"
