@@ -13,12 +13,11 @@ manifest lists every one with its sha256 and loading refuses a bundle whose file
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from t2a_edge.core.config import ModelConfig
 from t2a_edge.core.errors import T2AError
-from t2a_edge.core.model_files import sha256_file
+from t2a_edge.core.model_files import read_versioned_json, sha256_file
 
 MANIFEST = "manifest.json"
 # Format 2: the decoder outputs STFT magnitudes (phase recovery left the graph for core.phase).
@@ -38,17 +37,8 @@ def is_bundle(folder: str | Path) -> bool:
 
 def read_manifest(folder: str | Path) -> dict:
     """manifest.json of a bundle folder, checked for format and required keys."""
-    folder = Path(folder)
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise T2AError(f"{folder} is not a t2a-edge bundle (no {MANIFEST})")
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise T2AError(f"{path} is unreadable: {exc}") from None
-    if manifest.get("format") != BUNDLE_FORMAT:
-        raise T2AError(f"{path} has bundle format {manifest.get('format')}, this t2a-edge reads {BUNDLE_FORMAT}: "
-                       "convert the model again")
+    path = Path(folder) / MANIFEST
+    manifest = read_versioned_json(folder, MANIFEST, "bundle", BUNDLE_FORMAT, ": convert the model again")
     for key in ("backend", "precision", "config", "components"):
         if key not in manifest:
             raise T2AError(f"{path} lacks '{key}': convert the model again")

@@ -21,18 +21,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_model_meta(folder: str | Path) -> dict:
-    """model.json of a model folder, with a clear error for anything else."""
-    path = Path(folder) / MODEL_FILE
+def read_versioned_json(folder: str | Path, name: str, what: str, version: int, stale_hint: str = "") -> dict:
+    """`folder/name` parsed, with one clear error line if it is missing, unreadable or of another format."""
+    path = Path(folder) / name
     if not path.is_file():
-        raise T2AError(f"{folder} is not a t2a-edge model folder (no {MODEL_FILE})")
+        raise T2AError(f"{folder} is not a t2a-edge {what} (no {name})")
     try:
-        meta = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise T2AError(f"{path} is unreadable: {exc}") from None
-    if meta.get("format") != FORMAT_VERSION:
-        raise T2AError(f"{path} has format {meta.get('format')}, this t2a-edge reads {FORMAT_VERSION}")
-    return meta
+    if not isinstance(data, dict) or data.get("format") != version:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise T2AError(f"{path} has format {found}, this t2a-edge reads {version}{stale_hint}")
+    return data
+
+
+def read_model_meta(folder: str | Path) -> dict:
+    """model.json of a model folder, with a clear error for anything else."""
+    return read_versioned_json(folder, MODEL_FILE, "model folder", FORMAT_VERSION)
 
 
 def verify_model_files(folder: str | Path, meta: dict) -> None:

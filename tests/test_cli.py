@@ -70,6 +70,9 @@ def test_missing_and_corrupt_models(tiny_student, tmp_path):
     (broken / "model.json").write_text("{not json")
     code, _, err = run("generate", "dog", "--model", str(broken), "-o", str(tmp_path / "x.wav"))
     assert_one_line_error(code, err, "unreadable")
+    (broken / "model.json").write_text("[1, 2]")  # JSON, but not a model's
+    code, _, err = run("generate", "dog", "--model", str(broken), "-o", str(tmp_path / "x.wav"))
+    assert_one_line_error(code, err, "model.json has format None, this t2a-edge reads 1")
     assert not (tmp_path / "x.wav").exists()
 
 

@@ -262,7 +262,7 @@ def test_corrupt_or_missing_file_is_refused_by_name(converted, tmp_path):
     manifest = json.loads((source / MANIFEST).read_text())
     manifest["format"] = 99
     (broken / MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(T2AError, match="bundle format 99"):
+    with pytest.raises(T2AError, match="manifest.json has format 99, this t2a-edge reads 3: convert the model again"):
         read_manifest(broken)
 
 
