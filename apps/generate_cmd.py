@@ -107,7 +107,7 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
     from t2a_edge.runtimes.api import TextToAudio, check_settings
 
     # Before a load that may convert a bundle.
-    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread)
+    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed)
 
     started = time.perf_counter()
     tta = TextToAudio.load(model, backend=backend, precision=precision, device=device)

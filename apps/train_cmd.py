@@ -22,7 +22,7 @@ from t2a_edge.core.masking import MASK_SCHEDULES
               help="Total optimizer steps (with --resume: only to extend the run; without, its own schedule stands).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Examples per step (per process).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Peak learning rate.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=None, help="Steps between checkpoints.")
 @click.option("--log-every", type=click.IntRange(min=1), default=None, help="Steps between log lines.")
 @click.option("--distill-weight", type=click.FloatRange(min=0), default=None,

@@ -62,7 +62,7 @@ def resolve_model_dir(model: str | Path) -> Path:
 
 
 def check_settings(seconds=None, steps=None, cfg=None, temperature=None, noise_correlation=None,
-                   anchors=None, spread=None) -> None:
+                   anchors=None, spread=None, seed=None) -> None:
     """The checks that need no model (None: not given), so a CLI can refuse before loading one."""
     if seconds is not None and (not (isinstance(seconds, (int, float)) and math.isfinite(seconds)) or seconds <= 0):
         raise T2AError(f"seconds must be a positive number, got {seconds}")
@@ -78,6 +78,8 @@ def check_settings(seconds=None, steps=None, cfg=None, temperature=None, noise_c
         raise T2AError(f"anchors must be a whole number >= 0, got {anchors}")
     if spread is not None and (not math.isfinite(spread) or spread <= 0):
         raise T2AError(f"spread must be > 0 (1 keeps the drawn latents as they are), got {spread}")
+    if seed is not None and (int(seed) != seed or seed < 0):  # numpy's streams take no negative seed
+        raise T2AError(f"seed must be a whole number >= 0, got {seed}")
 
 
 class TextToAudio:
@@ -156,6 +158,7 @@ class TextToAudio:
         else:
             teacher_steps = None
         self.check(prompts, seconds, steps, cfg, temperature, noise_correlation, anchors, spread)
+        check_settings(seed=seed)
         start = time.perf_counter()
         waves, timings = run_pipeline(self.backend, self.tokenizer, [p.strip() for p in prompts], float(seconds),
                                       int(steps), float(cfg), float(temperature), int(seed), teacher_steps,
