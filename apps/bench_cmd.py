@@ -309,10 +309,11 @@ def _plot(rows: list[dict], path: Path, title: str) -> None:
 @click.option("--runs", type=int, default=5, show_default=True, help="Timed runs per backend (after a warm-up).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG bar chart.")
+@click.option("--force", is_flag=True, help="Overwrite existing --json/--plot files.")
 @click.option("--threads", type=int, default=None,
               help="Threads for every backend [$T2A_EDGE_THREADS, else the CPUs this process may use].")
 @click.option("--no-record", is_flag=True, help="Do not record the fastest backend for --backend auto.")
-def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, plot_path, threads, no_record):
+def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, plot_path, force, threads, no_record):
     """Time every backend x precision on this machine (each in its own process, in interleaved rounds)
     against torch fp32."""
     import platform
@@ -333,9 +334,11 @@ def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, p
     from t2a_edge.runtimes.bundle_backend import default_threads
 
     threads = threads or default_threads()
-    for path in (json_path, plot_path):
+    for flag, path in (("--json", json_path), ("--plot", plot_path)):
         if path and not Path(path).parent.exists():
             raise T2AError(f"output folder {Path(path).parent} does not exist")
+        if path and Path(path).exists() and not force:
+            raise T2AError(f"{flag} {path} already exists: pass --force to overwrite it")
     if plot_path and not plot_path.lower().endswith(".png"):
         raise T2AError(f"--plot writes a PNG: give a .png file name, not {plot_path}")
     folder = resolve_model(model)

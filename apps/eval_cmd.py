@@ -38,6 +38,12 @@ def common_options(f):
     return f
 
 
+def force_option(f):
+    """--force: the scoring commands' outputs may replace a user's files only when asked."""
+    return click.option("--force", is_flag=True,
+                        help="Overwrite existing --json/--table files and write into a non-empty --out.")(f)
+
+
 def generation_options(f):
     """Options of commands that generate audio."""
     for decorator in reversed((
@@ -147,13 +153,21 @@ def output_folder(out):
             yield Path(tmp)
 
 
-def check_inputs(seconds=None, json_path=None, table_path=None):
-    """Refuse bad settings before any generation or judging starts."""
+def check_inputs(seconds=None, json_path=None, table_path=None, force=False, out=None):
+    """Refuse bad settings, and outputs that would replace a user's files, before any work starts."""
     if seconds is not None and seconds <= 0:
         raise T2AError("--seconds must be positive")
     for flag, target in (("--json", json_path), ("--table", table_path)):
-        if target and target != "-" and not Path(target).parent.is_dir():
+        if not target or target == "-":
+            continue
+        if not Path(target).parent.is_dir():
             raise T2AError(f"{flag}: folder {Path(target).parent} does not exist")
+        if Path(target).is_dir():
+            raise T2AError(f"{flag} {target} is a folder: give a file name")
+        if Path(target).exists() and not force:
+            raise T2AError(f"{flag} {target} already exists: pass --force to overwrite it")
+    if out and Path(out).is_dir() and any(Path(out).iterdir()) and not force:
+        raise T2AError(f"--out {out} is not empty: clips are written as <id>.wav there; pass --force to write into it")
 
 
 @click.group("eval", invoke_without_command=True)
@@ -168,8 +182,9 @@ def check_inputs(seconds=None, json_path=None, table_path=None):
 @generation_options
 @common_options
 @click.pass_context
+@force_option
 def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, spread, backend, seconds, seed, out,
-               data, split, limit, json_path, table_path, threads):
+               data, split, limit, json_path, table_path, threads, force):
     """Generate one clip per test caption (fixed seeds) and score it, or score --generated DIR.
 
     Prints FAD, KL, IS and hit-rate for the system next to the real clips' own figures.
@@ -182,7 +197,7 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, sp
         raise T2AError("give --model PATH|default to generate, or --generated DIR to score existing files")
     if model is not None and generated is not None:
         raise T2AError("give either --model or --generated, not both")
-    check_inputs(seconds, json_path, table_path)
+    check_inputs(seconds, json_path, table_path, force=force, out=out)
     if spread is not None and not spread > 0:
         raise T2AError("--spread must be > 0")
     if generated is not None and not Path(generated).is_dir():
@@ -227,8 +242,9 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, sp
               help="Also score --model's codec reconstructions of the real clips: the hit-rate ceiling, same run.")
 @generation_options
 @common_options
+@force_option
 def compare(configs, model, teacher, speed_batch, codec_row, backend, seconds, seed, out, data, split, limit,
-            json_path, table_path, threads):
+            json_path, table_path, threads, force):
     """The paper-style table: teacher and student rows, quality and speed from one run.
 
     CONFIGS are `teacher:K=64,S=100` or `student:K=8`, with optional cfg=, temp=, corr= (student
@@ -245,7 +261,7 @@ def compare(configs, model, teacher, speed_batch, codec_row, backend, seconds, s
 
     if speed_batch < 0:
         raise T2AError("--speed-batch must be >= 0")
-    check_inputs(seconds, json_path, table_path)
+    check_inputs(seconds, json_path, table_path, force=force, out=out)
     configs = configs or ((DEFAULT_TEACHER if teacher else ()) + DEFAULT_STUDENT)
     parsed, models = load_rows(configs, model, teacher, backend)
     session = Session(data, split, limit, threads)
@@ -296,11 +312,12 @@ def model_key(config, model, teacher, backend) -> tuple[str, str]:
               help="Model whose codec to test.")
 @click.option("--out", default=None, metavar="DIR", help="Keep the reconstructions here as <id>.wav.")
 @common_options
-def codec(model, out, data, split, limit, json_path, table_path, threads):
+@force_option
+def codec(model, out, data, split, limit, json_path, table_path, threads, force):
     """The codec ceiling: real clips encoded and decoded, scored and compared with the originals."""
     from t2a_edge.apps.evaluation import generation
 
-    check_inputs(json_path=json_path, table_path=table_path)
+    check_inputs(json_path=json_path, table_path=table_path, force=force, out=out)
     tta = generation.load_model(model, "torch")
     session = Session(data, split, limit, threads)
     rows = [session.real_row(), reconstruction_row(session, "codec reconstruction", tta.codec_roundtrip, out)]
@@ -319,7 +336,8 @@ def codec(model, out, data, split, limit, json_path, table_path, threads):
                    "(what a token-by-token sampler would score with L-times-longer tokens).")
 @click.option("--out", default=None, metavar="DIR", help="Keep the arranged clips here as <row>/<id>.wav.")
 @common_options
-def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, json_path, table_path, threads):
+@force_option
+def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, json_path, table_path, threads, force):
     """Real training tokens arranged three ways: whole clips, shuffled in time, mixed across a category
     (with --runs, also mixed in runs of L tokens).
 
@@ -333,7 +351,7 @@ def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, j
     from t2a_edge.core.phase import synthesize
     from t2a_edge.train.manifest import read_manifest
 
-    check_inputs(seconds, json_path, table_path)
+    check_inputs(seconds, json_path, table_path, force=force, out=out)
     run_lengths = whole_numbers(runs, "--runs", minimum=1) if runs else []
     tta = generation.load_model(model, "torch")
     backend = tta.backend
@@ -386,8 +404,9 @@ def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, j
 @click.option("--limit", type=int, default=None, help="Use at most N captions (round-robin over categories).")
 @click.option("--json", "json_path", default=None, metavar="FILE", help="Write all figures as JSON ('-' for stdout).")
 @click.option("--table", "table_path", default=None, metavar="FILE.md", help="Write the markdown table.")
+@force_option
 def tokens(configs, model, teacher, pool_split, backend, seconds, seed, out, data, split, limit, json_path,
-           table_path):
+           table_path, force):
     """Clip statistics in token space, no judge: within-clip spread, the clip means' share of the
     variance, and whether each clip's mean lands nearest its caption's category.
 
@@ -401,7 +420,7 @@ def tokens(configs, model, teacher, pool_split, backend, seconds, seed, out, dat
     from t2a_edge.core.paths import corpus_dir
     from t2a_edge.train.manifest import read_manifest
 
-    check_inputs(seconds, json_path, table_path)
+    check_inputs(seconds, json_path, table_path, force=force, out=out)
     if limit is not None and limit < 2:
         raise T2AError("--limit must be at least 2: the statistics compare clips with each other")
     parsed, models = load_rows(configs or ("student:K=1",), model, teacher, backend)
@@ -436,10 +455,11 @@ def tokens(configs, model, teacher, pool_split, backend, seconds, seed, out, dat
 @click.option("--iterations", default="0,4,16", show_default=True,
               help="Griffin-Lim iteration counts to compare (0 = the fixed random start phase).")
 @common_options
-def phase(iterations, data, split, limit, json_path, table_path, threads):
+@force_option
+def phase(iterations, data, split, limit, json_path, table_path, threads, force):
     """How much the codec's phase recovery costs: real clips rebuilt from their true STFT magnitudes."""
     counts = whole_numbers(iterations, "--iterations", minimum=0)
-    check_inputs(json_path=json_path, table_path=table_path)
+    check_inputs(json_path=json_path, table_path=table_path, force=force)
     import numpy as np
     import torch
 
@@ -508,7 +528,8 @@ def _finish_reconstructions(rows, json_path, table_path, **meta) -> None:
               help="Instead of the training masks, hide this share of every clip's tokens at random positions "
                    "(0.1 against 1: how much the model draws on revealed tokens).")
 @click.option("--json", "json_path", default=None, metavar="FILE", help="Write the figures as JSON ('-' for stdout).")
-def heldout(model, data, split, batches, full_mask_share, hidden_share, json_path):
+@force_option
+def heldout(model, data, split, batches, full_mask_share, hidden_share, json_path, force):
     """The model's own training loss on clips it never saw: own caption, another clip's, none.
 
     A training loss that falls while this one rises is over-fitting; `caption gain` is how much
@@ -519,7 +540,7 @@ def heldout(model, data, split, batches, full_mask_share, hidden_share, json_pat
     from t2a_edge.runtimes.api import resolve_model_dir
     from t2a_edge.train.heldout import heldout_loss
 
-    check_inputs(json_path=json_path)
+    check_inputs(json_path=json_path, force=force)
     if batches < 1:
         raise T2AError("--batches must be at least 1")
     result = heldout_loss(resolve_model_dir(model), str(data or corpus_dir()), split, batches,
@@ -534,11 +555,12 @@ def heldout(model, data, split, batches, full_mask_share, hidden_share, json_pat
 
 @eval_group.command("real")
 @common_options
-def real(data, split, limit, json_path, table_path, threads):
+@force_option
+def real(data, split, limit, json_path, table_path, threads, force):
     """Judge the real clips alone: the ceiling figures and each category's top-1 classes."""
     from t2a_edge.apps.evaluation import scoring
 
-    check_inputs(json_path=json_path, table_path=table_path)
+    check_inputs(json_path=json_path, table_path=table_path, force=force)
     session = Session(data, split, limit, threads)
     row = session.real_row()
     top1 = scoring.top1_by_category(session.references(), session.items, session.class_names)

@@ -77,3 +77,11 @@ def test_bench_rejects_bad_options_in_one_line(model_dir, cli, args, pattern):
     lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
     assert code == 2 and len(lines) == 1 and pattern in lines[0], err
     assert "Traceback" not in err
+
+
+def test_bench_does_not_replace_a_file_unasked(model_dir, cli, tmp_path):
+    mine = tmp_path / "results.json"
+    mine.write_text("mine")
+    code, out, err = cli(["bench", "--model", str(model_dir), "--json", str(mine)])
+    assert code == 2 and "already exists: pass --force to overwrite it" in err and "Traceback" not in err
+    assert mine.read_text() == "mine"

@@ -42,6 +42,10 @@ CASES = [
     (["eval", "phase", "--iterations", "4,x", "--data", "manifest.jsonl"], "--iterations takes whole numbers"),
     (["eval", "phase", "--iterations", "-1", "--data", "manifest.jsonl"], "--iterations must list counts >= 0"),
     (["eval", "--generated", "gen", "--data", "manifest.jsonl", "--steps", "many"], "not a valid integer"),
+    (["eval", "--generated", "gen", "--data", "manifest.jsonl", "--json", "a.wav"], "--json a.wav already exists: pass --force"),
+    (["eval", "--generated", "gen", "--data", "manifest.jsonl", "--table", "gen"], "--table gen is a folder"),
+    (["eval", "--model", "default", "--data", "manifest.jsonl", "--out", "gen"], "--out gen is not empty"),
+    (["eval", "compare", "--data", "manifest.jsonl", "--json", "broken.jsonl"], "--json broken.jsonl already exists"),
 ]
 
 

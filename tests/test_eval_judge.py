@@ -177,6 +177,15 @@ def test_cli_scores_generated_folder(cache_root, tmp_path):
     assert real["fad"] > 1.0 and scored["is"] > 1.0
     assert "| gen | 5 |" in (tmp_path / "out.md").read_text()
     assert "| gen | 5 |" in run.stdout
+    # A second run may not replace the reports unless asked to.
+    (tmp_path / "out.md").write_text("my notes\n")
+    again = ["eval", "--generated", str(gen), "--data", str(manifest), "--json", "out.json", "--table", "out.md"]
+    run = run_cli(again, cache_root, tmp_path)
+    assert run.returncode == 2 and "--json out.json already exists: pass --force" in run.stderr, run.stderr
+    assert (tmp_path / "out.md").read_text() == "my notes\n"
+    run = run_cli([*again, "--force"], cache_root, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "| gen | 5 |" in (tmp_path / "out.md").read_text()
 
 
 class FakeAudio:

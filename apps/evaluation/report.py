@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from t2a_edge.core.audio import atomic_write_bytes
 from t2a_edge.core.errors import T2AError
 
 COLUMNS = (("system", "system", None), ("clips", "clips", "d"), ("fad", "FAD ↓", ".2f"),
@@ -83,4 +84,5 @@ def write_outputs(result: dict, table: str, json_path: str | None, table_path: s
         path = Path(target)
         if not path.parent.is_dir():
             raise T2AError(f"output folder {path.parent} does not exist")
-        path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        body = text if text.endswith("\n") else text + "\n"
+        atomic_write_bytes(path, lambda tmp, body=body: Path(tmp).write_text(body, encoding="utf-8"))
