@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from t2a_edge.core.bundle import EDGE_BACKENDS, PRECISIONS
+from t2a_edge.core.bundle import EDGE_BACKENDS, MANIFEST, PRECISIONS
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.paths import refuse_to_replace
 
 
 def resolve_model(model: str) -> Path:
@@ -96,7 +97,7 @@ def convert(model, backend, precision, out, force, as_json):
                 say(f"{name} {precision}: already converted at {target} (pass --force to convert again)")
                 continue
             if out is not None or not is_bundle(target):
-                raise T2AError(f"{target} already exists: pass --force to replace it")
+                refuse_to_replace(target, MANIFEST, "bundle", force)
             say(f"{name} {precision}: the cached bundle is from an older converter; converting again")
         todo.append(name)
     manifests = {}

@@ -14,20 +14,12 @@ CARD_NAME = "MODEL_CARD.md"
 
 
 def parse_defaults(steps, cfg, temperature, seconds, spread=None) -> dict:
-    """The generation defaults to record, checked like a generate() call would check them."""
-    defaults = {k: v for k, v in (("steps", steps), ("cfg", cfg), ("temperature", temperature),
-                                  ("seconds", seconds), ("spread", spread)) if v is not None}
-    if steps is not None and steps < 1:
-        raise T2AError("--steps must be >= 1")
-    if cfg is not None and cfg < 0:
-        raise T2AError("--cfg must be >= 0")
-    if temperature is not None and temperature <= 0:
-        raise T2AError("--temperature must be > 0")
-    if seconds is not None and seconds <= 0:
-        raise T2AError("--seconds must be > 0")
-    if spread is not None and not spread > 0:
-        raise T2AError("--spread must be > 0")
-    return defaults
+    """The generation defaults to record, checked as a generate() call checks them."""
+    from t2a_edge.runtimes.api import check_settings
+
+    check_settings(seconds, steps, cfg, temperature, spread=spread)
+    return {k: v for k, v in (("steps", steps), ("cfg", cfg), ("temperature", temperature),
+                              ("seconds", seconds), ("spread", spread)) if v is not None}
 
 
 @click.command("export")
@@ -46,18 +38,20 @@ def export(model, out, half, steps, cfg, temperature, seconds, spread, card, for
     import torch
 
     from t2a_edge.core.model import load_model, save_model
-    from t2a_edge.core.model_files import read_model_meta
+    from t2a_edge.core.model_files import MODEL_FILE, read_model_meta
+    from t2a_edge.core.paths import refuse_to_replace
     from t2a_edge.runtimes.api import resolve_model_dir
 
     source = resolve_model_dir(model)
     defaults = parse_defaults(steps, cfg, temperature, seconds, spread)
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise T2AError(f"{out} is not empty: pass --force to replace it")
+    refuse_to_replace(out, MODEL_FILE, "model folder", force)
     if card and not Path(card).is_file():
         raise T2AError(f"--card {card} does not exist")
     meta = read_model_meta(source)
     net = load_model(source)  # verifies every sha256 on the way in
+    if seconds is not None and seconds > net.cfg.max_seconds:
+        raise T2AError(f"seconds must be at most {net.cfg.max_seconds:g} for this model, got {seconds:g}")
     extra = {k: v for k, v in meta.items() if k not in ("format", "kind", "config", "files", "parts")}
     extra["defaults"] = {**meta.get("defaults", {}), **defaults}
     extra["storage_dtype"] = "float16" if half else "float32"

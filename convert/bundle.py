@@ -23,6 +23,7 @@ import numpy as np
 
 from t2a_edge.core.bundle import BUNDLE_FORMAT, CONVERTER_VERSION, EDGE_BACKENDS, MANIFEST, PRECISIONS, hash_tree
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.paths import refuse_to_replace
 
 FP32_TOLERANCE = 1e-4  # max |a - b| / max |b| of each fp32 component against torch
 FP16_TOLERANCE = 1e-2  # ||a - b|| / ||b|| of fp16 components (half precision keeps about 3 digits)
@@ -101,9 +102,11 @@ def _tmp_dir(out: Path) -> Path:
 def _place(tmp: Path, out: Path, force: bool) -> None:
     """Rename the finished temp folder onto `out` (replacing an old bundle only with force)."""
     if out.exists():
-        if not force:
+        try:
+            refuse_to_replace(out, MANIFEST, "bundle", force)
+        except T2AError:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise T2AError(f"{out} already exists: pass --force to replace it")
+            raise
         trash = out.with_name(f".{out.name}.old-{os.getpid()}")
         os.replace(out, trash)
         os.replace(tmp, out)
@@ -160,8 +163,7 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
         for precision in precisions:
             check_convertible(backend, precision)
             out = Path(out_for(backend, precision))
-            if out.exists() and not force:
-                raise T2AError(f"{out} already exists: pass --force to replace it")
+            refuse_to_replace(out, MANIFEST, "bundle", force)
     custom_text = text_encoder is not None
     text_encoder = text_encoder or TextEncoder.pretrained()
     parts = components(model, text_encoder)  # refuses a teacher model

@@ -33,3 +33,20 @@ def bundles_dir() -> Path:
 def default_model_dir() -> Path:
     """The trained default model shipped inside the package."""
     return Path(__file__).resolve().parent / "default_model"
+
+
+def refuse_to_replace(path: Path, marker: str, what: str, force: bool) -> None:
+    """Allow writing `path` (a folder) only if it is new or empty, or, with force, one of ours (it holds
+    `marker`): --force must never delete a folder of the user's own that was named by mistake."""
+    from t2a_edge.core.errors import T2AError
+
+    path = Path(path)
+    if not path.exists() or path.is_dir() and not any(path.iterdir()):
+        return
+    if not path.is_dir():
+        raise T2AError(f"{path} is a file: give a folder name")
+    if not force:
+        raise T2AError(f"{path} already exists: pass --force to replace it")
+    if not (path / marker).is_file():
+        raise T2AError(f"{path} is not a t2a-edge {what} (no {marker}): --force replaces only a {what}, "
+                       "choose another folder")

@@ -46,11 +46,15 @@ def test_convert_into_the_cache_that_generate_reads(env, cli):
     assert code == 0 and "already converted" in out
     _, _, why = select.load_backend(student, "onnx")
     assert "from the cache" in why
-    # An existing --out folder is only replaced with --force.
+    # An existing --out folder is only replaced with --force, and only if it is a bundle.
     target = tmp_path / "exported"
     target.mkdir()
+    (target / "notes.txt").write_text("mine")
     code, _, err = cli(["convert", "--model", str(student), "--backend", "onnx", "--out", str(target)])
     assert code == 2 and "--force" in error_line(err)
+    code, _, err = cli(["convert", "--model", str(student), "--backend", "onnx", "--out", str(target), "--force"])
+    assert code == 2 and "is not a t2a-edge bundle" in error_line(err)
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
 
 
 def test_convert_refuses_mistakes(env, cli):

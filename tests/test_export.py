@@ -45,8 +45,14 @@ def test_export_refuses_to_overwrite_and_checks_hashes(tiny_student, tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("user data")
     done = run_cli("export", tiny_student, out)
-    assert done.returncode == 2 and "not empty" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "already exists: pass --force" in done.stderr and "Traceback" not in done.stderr
+    # --force replaces a model folder, never a folder of the user's own named by mistake
+    done = run_cli("export", tiny_student, out, "--force")
+    assert done.returncode == 2 and "is not a t2a-edge model folder" in done.stderr, done.stderr
     assert (out / "keep.txt").read_text() == "user data"
+    out = tmp_path / "model"
+    assert run_cli("export", tiny_student, out).returncode == 0
+    assert run_cli("export", tiny_student, out).returncode == 2
     assert run_cli("export", tiny_student, out, "--force").returncode == 0
     shard = sorted(out.glob("*.safetensors"))[0]
     data = bytearray(shard.read_bytes())
@@ -54,6 +60,9 @@ def test_export_refuses_to_overwrite_and_checks_hashes(tiny_student, tmp_path):
     shard.write_bytes(bytes(data))
     with pytest.raises(Exception, match="sha256 mismatch"):
         TextToAudio.load(out, backend="torch")
-    for flag, value in (("--steps", "0"), ("--spread", "0")):
+    for flag, value, message in (("--steps", "0", "steps must be a whole number >= 1"),
+                                 ("--spread", "0", "spread must be > 0"),
+                                 ("--seconds", "99", "seconds must be at most 2 for this model")):
         bad = run_cli("export", tiny_student, tmp_path / "x", flag, value)
-        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and flag in bad.stderr
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr
+    assert not (tmp_path / "x").exists()
