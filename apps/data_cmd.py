@@ -66,7 +66,8 @@ def stats_cmd(dest, as_json):
 @click.option("--dest", type=click.Path(file_okay=False), default=None, help="Corpus folder.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the attribution list here (default: print it).")
-def licenses_cmd(dest, output):
+@click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
+def licenses_cmd(dest, output, force):
     """Write the attribution list the clips' licenses require (Markdown)."""
     from t2a_edge.core.audio import atomic_write_bytes
     from t2a_edge.train.corpus.build import LICENSES_DIR
@@ -87,5 +88,7 @@ def licenses_cmd(dest, output):
     out = Path(output)
     if not out.parent.exists():
         raise T2AError(f"output folder {out.parent} does not exist")
+    if out.exists() and not force:
+        raise T2AError(f"{out} already exists: pass --force to overwrite it")
     atomic_write_bytes(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     click.echo(f"wrote {out}")

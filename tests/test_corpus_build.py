@@ -194,6 +194,12 @@ def test_cli_build_stats_and_licenses(tmp_path, fake_packages):
     assert result.exit_code == 0
     text = out.read_text()
     assert "CC0-1.0" in text and "A Dog Owner" in text and f"## {ZIP_PKG} 1.0" in text
+    out.write_text("edited by hand")
+    result = runner.invoke(data, ["licenses", "--dest", str(dest), "-o", str(out)])
+    assert isinstance(result.exception, T2AError) and "already exists: pass --force" in str(result.exception)
+    assert out.read_text() == "edited by hand"
+    result = runner.invoke(data, ["licenses", "--dest", str(dest), "-o", str(out), "--force"])
+    assert result.exit_code == 0 and out.read_text() == text
 
 
 def test_user_mistakes_are_one_line_errors(tmp_path, fake_packages):
