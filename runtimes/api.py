@@ -142,6 +142,8 @@ class TextToAudio:
 
         if self.backend.kind == "codec":
             raise T2AError(f"{self.source} is a codec, not a text-to-audio model: train a teacher and a student on it")
+        if not isinstance(prompt, (str, list, tuple)):
+            raise T2AError(f"prompt must be a string or a list of strings, got {type(prompt).__name__}")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         d = self.defaults
         seconds = d["seconds"] if seconds is None else seconds

@@ -250,3 +250,24 @@ def test_a_summary_model_draws_its_summary_alone_first():
     seen.clear()
     tokens = generate_tokens(Recorder(), text, mask, n_tokens=12, steps=1, cfg=1.0, temperature=1.0, seed=0)
     assert len(seen) == 1 and (tokens == 1).all()
+
+
+@pytest.mark.parametrize("bad,message", [
+    (123, "prompt must be a string or a list of strings, got int"),
+    (None, "prompt must be a string or a list of strings, got NoneType"),
+    ([], "no prompt given"),
+    (["a dog", " "], "a prompt is empty"),
+])
+def test_api_refuses_bad_prompts_in_one_line(student, bad, message):
+    from t2a_edge.core.errors import T2AError
+
+    with pytest.raises(T2AError, match=message):
+        student.generate(bad, seconds=1.0)
+
+
+def test_api_refuses_a_negative_or_fractional_seed(student):
+    from t2a_edge.core.errors import T2AError
+
+    for seed in (-1, 1.5):
+        with pytest.raises(T2AError, match="seed must be a whole number >= 0"):
+            student.generate("a dog", seconds=1.0, seed=seed)
