@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.paths import check_output_file
 
 BENCH_PROMPTS = ("a dog barks in the distance", "heavy rain on a tin roof", "a car engine starts",
                  "birds chirping at dawn", "a door slams shut", "people talking in a cafe",
@@ -335,10 +336,8 @@ def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, p
 
     threads = threads or default_threads()
     for flag, path in (("--json", json_path), ("--plot", plot_path)):
-        if path and not Path(path).parent.exists():
-            raise T2AError(f"output folder {Path(path).parent} does not exist")
-        if path and Path(path).exists() and not force:
-            raise T2AError(f"{flag} {path} already exists: pass --force to overwrite it")
+        if path:
+            check_output_file(path, force, flag)
     if plot_path and not plot_path.lower().endswith(".png"):
         raise T2AError(f"--plot writes a PNG: give a .png file name, not {plot_path}")
     folder = resolve_model(model)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from t2a_edge.core.errors import T2AError
-from t2a_edge.core.paths import corpus_dir
+from t2a_edge.core.paths import check_output_file, corpus_dir
 
 
 def _dest(dest: str | None) -> Path:
@@ -85,10 +84,6 @@ def licenses_cmd(dest, output, force):
     if output is None:
         click.echo(text)
         return
-    out = Path(output)
-    if not out.parent.exists():
-        raise T2AError(f"output folder {out.parent} does not exist")
-    if out.exists() and not force:
-        raise T2AError(f"{out} already exists: pass --force to overwrite it")
+    out = check_output_file(output, force, "-o")
     atomic_write_bytes(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     click.echo(f"wrote {out}")

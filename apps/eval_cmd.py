@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.paths import check_output_file
 
 DEFAULT_STUDENT = ("student:K=64", "student:K=8", "student:K=1")
 DEFAULT_TEACHER = ("teacher:K=64,S=100",)  # added to the defaults when --teacher is given
@@ -160,12 +161,7 @@ def check_inputs(seconds=None, json_path=None, table_path=None, force=False, out
     for flag, target in (("--json", json_path), ("--table", table_path)):
         if not target or target == "-":
             continue
-        if not Path(target).parent.is_dir():
-            raise T2AError(f"{flag}: folder {Path(target).parent} does not exist")
-        if Path(target).is_dir():
-            raise T2AError(f"{flag} {target} is a folder: give a file name")
-        if Path(target).exists() and not force:
-            raise T2AError(f"{flag} {target} already exists: pass --force to overwrite it")
+        check_output_file(target, force, flag)
     if out and Path(out).is_dir() and any(Path(out).iterdir()) and not force:
         raise T2AError(f"--out {out} is not empty: clips are written as <id>.wav there; pass --force to write into it")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.paths import check_output_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
@@ -42,14 +43,7 @@ def output_paths(prompts: list[str], output: str | None, force: bool) -> list[Pa
             folder.mkdir(parents=True, exist_ok=True)
         paths = [folder / f"{slug(p, taken)}.wav" for p in prompts]
     for path in paths:
-        if path.exists() and not force:
-            raise T2AError(f"{path} already exists: pass --force to overwrite it")
-        if not path.parent.is_dir():
-            raise T2AError(f"output folder {path.parent} does not exist")
-        import os
-
-        if not os.access(path.parent, os.W_OK):
-            raise T2AError(f"cannot write to {path.parent}: permission denied")
+        check_output_file(path, force)
     return paths
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.paths import check_output_file
 
 SAMPLE_RATE = 16_000
 WRITABLE_SUFFIXES = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
@@ -70,12 +71,7 @@ def save_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int = 
     fmt = WRITABLE_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise T2AError(f"unsupported output format '{path.suffix}' for {path}: use .wav, .flac or .ogg")
-    if path.exists() and not overwrite:
-        raise T2AError(f"{path} already exists: pass --force to overwrite it")
-    if not path.parent.exists():
-        raise T2AError(f"output folder {path.parent} does not exist")
-    if not os.access(path.parent, os.W_OK):
-        raise T2AError(f"cannot write to {path.parent}: permission denied")
+    check_output_file(path, overwrite)
     samples = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
     subtype = "PCM_16" if fmt in ("WAV", "FLAC") else None
     atomic_write_bytes(path, lambda tmp: sf.write(tmp, samples, sample_rate, format=fmt, subtype=subtype))

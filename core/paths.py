@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from t2a_edge.core.errors import T2AError
+
 
 def cache_dir() -> Path:
     """Root of everything t2a-edge caches: $T2A_EDGE_CACHE, else $XDG_CACHE_HOME/t2a-edge."""
@@ -38,8 +40,6 @@ def default_model_dir() -> Path:
 def refuse_to_replace(path: Path, marker: str, what: str, force: bool) -> None:
     """Allow writing `path` (a folder) only if it is new or empty, or, with force, one of ours (it holds
     `marker`): --force must never delete a folder of the user's own that was named by mistake."""
-    from t2a_edge.core.errors import T2AError
-
     path = Path(path)
     if not path.exists() or path.is_dir() and not any(path.iterdir()):
         return
@@ -50,3 +50,19 @@ def refuse_to_replace(path: Path, marker: str, what: str, force: bool) -> None:
     if not (path / marker).is_file():
         raise T2AError(f"{path} is not a t2a-edge {what} (no {marker}): --force replaces only a {what}, "
                        "choose another folder")
+
+
+def check_output_file(path: str | os.PathLike, force: bool, flag: str = "") -> Path:
+    """Refuse, in one line, to write the file `path` where that would replace a file unasked or cannot
+    work (no folder, no permission); `flag` names the option that gave it."""
+    path = Path(path)
+    named = f"{flag} {path}" if flag else str(path)
+    if path.is_dir():
+        raise T2AError(f"{named} is a folder: give a file name")
+    if path.exists() and not force:
+        raise T2AError(f"{named} already exists: pass --force to overwrite it")
+    if not path.parent.is_dir():
+        raise T2AError(f"{flag + ': ' if flag else ''}output folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise T2AError(f"cannot write to {path.parent}: permission denied")
+    return path
