@@ -202,3 +202,14 @@ def test_resume_refuses_settings_that_differ_from_the_run(tmp_path, synthetic_co
     code, _, err = run("train", "codec", *common, "--resume", "--batch", "2", "--steps", "4", "--seed", "0")
     assert code == 0, err
     assert sorted(p.name for p in (out / "checkpoints").glob("step-*"))[-1] == "step-00000004"
+
+
+def test_train_refuses_an_out_folder_of_other_files(tmp_path, synthetic_corpus):
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "model").mkdir()
+    (out / "model" / "cat.jpg").write_bytes(b"mine")
+    code, _, err = run("train", "codec", "--data", str(synthetic_corpus), "--out", str(out), "--preset", "tiny",
+                       "--steps", "2", "--quiet")
+    assert_one_line_error(code, err, "already holds files that are not a training run")
+    assert sorted(p.name for p in out.rglob("*")) == ["cat.jpg", "model"]

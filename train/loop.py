@@ -63,6 +63,9 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
         raise T2AError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
     if resume and checkpoint is None:
         raise T2AError(f"nothing to resume in {out}: no checkpoint found")
+    if not resume and out.is_dir() and any(out.iterdir()) and not (out / "train.log").is_file():
+        # A run writes checkpoints/ and model/ into --out: never among files that are not a run's.
+        raise T2AError(f"{out} already holds files that are not a training run: choose a new or empty --out")
     if resume:
         stored = json.loads((checkpoint / "state.json").read_text())["settings"]
         _refuse_changes(settings, stored, named, extend_to)
