@@ -112,14 +112,14 @@ class TextToAudio:
         return self.backend.config.max_seconds
 
     def check(self, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float,
-              noise_correlation: float = 0.0, anchors: int = 0, spread: float = 1.0) -> None:
+              noise_correlation: float = 0.0, anchors: int = 0, spread: float = 1.0, seed: int = 0) -> None:
         """Reject bad requests with one clear line before any work is done."""
         if not prompts:
             raise T2AError("no prompt given")
         for prompt in prompts:
             if not isinstance(prompt, str) or not prompt.strip():
                 raise T2AError("a prompt is empty: describe the sound, e.g. \"dog barking\"")
-        check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread)
+        check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed)
         if noise_correlation and self.backend.kind == "teacher":
             raise T2AError("noise correlation applies to a student's energy head, not a teacher")
         if seconds < MIN_SECONDS or seconds > self.max_seconds + 1e-9:
@@ -159,8 +159,7 @@ class TextToAudio:
                 raise T2AError(f"teacher steps must be >= 1, got {teacher_steps}")
         else:
             teacher_steps = None
-        self.check(prompts, seconds, steps, cfg, temperature, noise_correlation, anchors, spread)
-        check_settings(seed=seed)
+        self.check(prompts, seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed)
         start = time.perf_counter()
         waves, timings = run_pipeline(self.backend, self.tokenizer, [p.strip() for p in prompts], float(seconds),
                                       int(steps), float(cfg), float(temperature), int(seed), teacher_steps,
