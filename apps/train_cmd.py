@@ -127,6 +127,5 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
     named = {k for k, v in given.items() if v is not None}
     named |= {k for k in ("stage", "preset", "seed", "init") if source(k) is not ParameterSource.DEFAULT}
     folder = run(settings, data, out, resume=resume, device=device, show_progress=not quiet, until_step=until_step,
-                 time_limit=time_limit * 60 if time_limit else None, extend_to=steps if resume else None,
-                 named=frozenset(named))
+                 time_limit=time_limit * 60 if time_limit else None, named=frozenset(named))
     click.echo(f"model written to {folder}")

@@ -48,13 +48,13 @@ def learning_rate(step: int, settings: Settings) -> float:
 
 def train(settings: Settings, data: str, out: str | Path, resume: bool = False, device: str = "cpu",
           show_progress: bool = True, until_step: int | None = None, time_limit: float | None = None,
-          extend_to: int | None = None, named: frozenset[str] = frozenset()) -> Path:
+          named: frozenset[str] = frozenset()) -> Path:
     """Train one stage; returns the run's model folder. Checkpoints every N steps and on SIGINT/SIGTERM.
 
     `until_step` and `time_limit` (seconds) end this invocation early with a checkpoint, without
     changing the run's schedule, so a long run can be done in sessions and resumed exactly. On
     resume the run's stored settings stand: the fields of `settings` listed in `named` (the ones a
-    user typed) must equal them, and `extend_to` may lengthen the schedule to that many steps.
+    user typed) must equal them, except `steps`, which may lengthen the schedule.
     """
     out = Path(out)
     ctx = distributed.setup(device)
@@ -68,8 +68,9 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
         raise T2AError(f"{out} already holds files that are not a training run: choose a new or empty --out")
     if resume:
         stored = json.loads((checkpoint / "state.json").read_text())["settings"]
-        _refuse_changes(settings, stored, named, extend_to)
-        settings = Settings(**{**stored, "steps": max(extend_to or 0, stored["steps"])})
+        _refuse_changes(settings, stored, named)
+        steps = settings.steps if "steps" in named else stored["steps"]
+        settings = Settings(**{**stored, "steps": steps})
     torch.manual_seed(settings.seed)  # identical initial weights on every rank
     model, loss_module, groups = build(settings, preset(settings.preset))
     cfg = model.cfg
@@ -173,7 +174,7 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
     return out / "model"
 
 
-def _refuse_changes(settings: Settings, stored: dict, named: frozenset[str], extend_to: int | None) -> None:
+def _refuse_changes(settings: Settings, stored: dict, named: frozenset[str]) -> None:
     """One error line naming every typed setting that differs from the resumed run's, since an exact
     resume cannot honour it and ignoring it silently would train something the user did not ask for."""
     def shown(value):
@@ -188,8 +189,8 @@ def _refuse_changes(settings: Settings, stored: dict, named: frozenset[str], ext
     changed = [f"{'' if name == 'stage' else '--'}{name.replace('_', '-')} {shown(getattr(settings, name))} "
                f"(the run's: {shown(stored.get(name))})"
                for name in sorted(named - {"steps"}) if not same(name, getattr(settings, name), stored.get(name))]
-    if extend_to is not None and extend_to < stored["steps"]:
-        changed.append(f"--steps {extend_to} (the run's: {stored['steps']}; --resume can only extend a run)")
+    if "steps" in named and settings.steps < stored["steps"]:
+        changed.append(f"--steps {settings.steps} (the run's: {stored['steps']}; --resume can only extend a run)")
     if changed:
         raise T2AError("--resume continues a run with its stored settings, and these differ: " + ", ".join(changed)
                        + "; drop them, or start a new run with another --out")
