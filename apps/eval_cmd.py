@@ -129,14 +129,15 @@ def finish(rows, json_path, table_path, extra_tables=(), **meta) -> None:
     report.write_outputs({**meta, "rows": rows}, text, json_path, table_path)
 
 
-def whole_numbers(text: str, option: str, minimum: int) -> list[int]:
-    """A comma-separated option value as whole numbers, each at least `minimum`, or one clear error."""
+def whole_numbers(text: str, option: str, minimum: int, kind=int) -> list:
+    """A comma-separated option value as numbers of `kind`, each at least `minimum`, or one clear error."""
     try:
-        numbers = [int(part) for part in text.split(",")]
+        numbers = [kind(part) for part in text.split(",")]
     except ValueError:
-        raise T2AError(f"{option} takes whole numbers separated by commas, got '{text}'") from None
-    if min(numbers) < minimum:
-        raise T2AError(f"{option} must list counts >= {minimum}")
+        what = "whole numbers" if kind is int else "numbers"
+        raise T2AError(f"{option} takes {what} separated by commas, got '{text}'") from None
+    if not all(number >= minimum for number in numbers):  # also refuses nan
+        raise T2AError(f"{option} must list values >= {minimum}")
     return numbers
 
 
@@ -450,11 +451,14 @@ def tokens(configs, model, teacher, pool_split, backend, seconds, seed, out, dat
 @eval_group.command("phase")
 @click.option("--iterations", default="0,4,16", show_default=True,
               help="Griffin-Lim iteration counts to compare (0 = the fixed random start phase).")
+@click.option("--momentum", default="0", show_default=True,
+              help="Fast Griffin-Lim momentum values to compare at each count (0 = plain Griffin-Lim).")
 @common_options
 @force_option
-def phase(iterations, data, split, limit, json_path, table_path, threads, force):
+def phase(iterations, momentum, data, split, limit, json_path, table_path, threads, force):
     """How much the codec's phase recovery costs: real clips rebuilt from their true STFT magnitudes."""
     counts = whole_numbers(iterations, "--iterations", minimum=0)
+    momenta = whole_numbers(momentum, "--momentum", minimum=0, kind=float)
     check_inputs(json_path=json_path, table_path=table_path, force=force)
     import numpy as np
     import torch
@@ -466,15 +470,18 @@ def phase(iterations, data, split, limit, json_path, table_path, threads, force)
     session = Session(data, split, limit, threads)
     cfg = CodecConfig()
     rows = [session.real_row()]
-    for count in counts:
-        griffin_lim = PhaseRecovery(cfg.n_fft, cfg.hop, count)
+    # Momentum only acts from the second iteration on: fewer iterations get one row.
+    variants = dict.fromkeys((count, value if count > 1 else 0.0) for count in counts for value in momenta)
+    for count, value in variants:
+        griffin_lim = PhaseRecovery(cfg.n_fft, cfg.hop, count, value)
 
         def rebuild(samples, griffin_lim=griffin_lim):
             frames = len(samples) // cfg.hop
             magnitude = stft_magnitude(torch.from_numpy(np.asarray(samples, np.float32))[None], cfg.n_fft, cfg.hop)
             return griffin_lim(magnitude[..., :frames].numpy())[0]
 
-        rows.append(reconstruction_row(session, f"true magnitude, {count} Griffin-Lim iterations", rebuild, None))
+        label = f"true magnitude, {count} Griffin-Lim iterations" + (f", momentum {value:g}" if value else "")
+        rows.append(reconstruction_row(session, label, rebuild, None))
     _finish_reconstructions(rows, json_path, table_path, split=split, data=session.manifest)
 
 

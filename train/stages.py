@@ -127,7 +127,7 @@ class CodecLoss(nn.Module):
         self.waveform_loss = MultiResolutionSTFTLoss()
         self.kl_weight = settings.kl_weight
         c = model.cfg.codec
-        self.phase_recovery = phase_recovery(c.n_fft, c.hop, c.griffin_lim_iterations)
+        self.phase_recovery = phase_recovery(c.n_fft, c.hop, c.griffin_lim_iterations, c.griffin_lim_momentum)
 
     def forward(self, batch: dict) -> dict:
         mean, logvar = self.codec.encoder(batch["wave"])

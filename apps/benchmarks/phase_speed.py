@@ -1,0 +1,64 @@
+"""Benchmark: what the Griffin-Lim phase costs per clip, plain and fast, at a few iteration counts.
+
+    python -m t2a_edge.apps.benchmarks.phase_speed [--model default] [--seconds 10] [--variants 4:0,2:0.99] [--rounds 30]
+
+Decodes one generation of the model (torch, its default settings) to STFT magnitudes, then times
+core/phase.py on them for each ITERATIONS:MOMENTUM variant, in interleaved rounds so a drifting
+machine slows every variant alike. Prints the median and interquartile range in ms, and each
+variant's time as a share of the first one's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def parse_variants(text: str) -> list[tuple[int, float]]:
+    """'4:0,2:0.99' -> [(4, 0.0), (2, 0.99)]."""
+    variants = []
+    for part in text.split(","):
+        iterations, _, momentum = part.partition(":")
+        variants.append((int(iterations), float(momentum or 0)))
+    return variants
+
+
+def main(argv: list[str] | None = None) -> None:
+    from t2a_edge import TextToAudio
+    from t2a_edge.core.phase import PhaseRecovery
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--variants", default="4:0,2:0.99,3:0.99")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--prompt", default="dog barking")
+    args = parser.parse_args(argv)
+    tta = TextToAudio.load(args.model, backend="torch")
+    captured = []
+    decode = tta.backend.decode
+    tta.backend.decode = lambda tokens: captured.append(decode(tokens)) or captured[-1]
+    tta.generate(args.prompt, seconds=args.seconds, seed=0)
+    magnitude = np.asarray(captured[-1], np.float32)
+    codec = tta.backend.config.codec
+    recoveries = {v: PhaseRecovery(codec.n_fft, codec.hop, *v) for v in parse_variants(args.variants)}
+    times = {v: [] for v in recoveries}
+    for recovery in recoveries.values():
+        recovery(magnitude)  # warm-up: start phase, window envelope
+    for _ in range(args.rounds):
+        for variant, recovery in recoveries.items():
+            start = time.perf_counter()
+            recovery(magnitude)
+            times[variant].append(time.perf_counter() - start)
+    first = np.median(next(iter(times.values())))
+    print(f"Griffin-Lim on {magnitude.shape[-1]} frames ({args.seconds:g} s), {args.rounds} interleaved rounds")
+    print("iterations | momentum | median ms | IQR ms | share of the first")
+    for (iterations, momentum), values in times.items():
+        q1, median, q3 = np.percentile(np.array(values) * 1e3, [25, 50, 75])
+        print(f"{iterations} | {momentum:g} | {median:.2f} | {q1:.2f}-{q3:.2f} | {median / 1e3 / first:.2f}")
+
+
+if __name__ == "__main__":
+    main()
