@@ -15,6 +15,7 @@ past the consistent spectrum along its last move, so fewer iterations reach the 
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 import scipy.fft
@@ -37,16 +38,24 @@ def start_angles(bins: int, frames: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class PhaseRecovery:
-    """Griffin-Lim for one STFT geometry (n_fft, hop with n_fft a multiple of hop), centred frames."""
+    """Griffin-Lim for one STFT geometry (n_fft an even multiple of hop), centred frames.
+
+    The signal lives in blocks of one hop: a frame is `overlap` consecutive blocks, so the inverse
+    STFT adds each frame's blocks in place and the next STFT reads its frames straight from the same
+    buffer. The work buffers are kept between calls (per thread): fresh arrays of a few MB cost page
+    faults on every iteration, about as much as the FFTs themselves.
+    """
 
     def __init__(self, n_fft: int, hop: int, iterations: int, momentum: float = 0.0):
-        if n_fft % hop:
-            raise ValueError(f"n_fft ({n_fft}) must be a multiple of hop ({hop})")
+        if n_fft % (2 * hop):
+            raise ValueError(f"n_fft ({n_fft}) must be an even multiple of hop ({hop})")
         self.n_fft, self.hop, self.iterations, self.momentum = n_fft, hop, iterations, momentum
+        self.overlap = n_fft // hop
         self.window = hann(n_fft).astype(np.float32)
         self._envelope: tuple[int, np.ndarray] | None = None  # the last length's only: lengths vary
         self._start: tuple[np.ndarray, np.ndarray] | None = None
         self._start_grid: np.ndarray | None = None  # the last length's (frames, bins) start phase
+        self._local = threading.local()  # work buffers: one generation per thread at a time
 
     def start_phase(self, bins: int, frames: int) -> np.ndarray:
         """(frames, bins) unit complex numbers, exp(i * (frame angle + bin angle)); do not modify it."""
@@ -60,56 +69,77 @@ class PhaseRecovery:
         self._start_grid = per_frame[:frames, None] * per_bin[None, :]
         return self._start_grid
 
-    def _overlap_add(self, frames: np.ndarray) -> np.ndarray:
-        """(B, T, n_fft) -> (B, (T + overlap - 1) * hop) summed at a hop's stride."""
-        batch, count, _ = frames.shape
-        overlap = self.n_fft // self.hop
-        out = np.zeros((batch, count + overlap - 1, self.hop), np.float32)
-        parts = frames.reshape(batch, count, overlap, self.hop)
-        for j in range(overlap):
-            out[:, j:j + count] += parts[:, :, j]
-        return out.reshape(batch, -1)
-
     def _inverse_envelope(self, count: int) -> np.ndarray:
-        """1 / the summed squared window of `count` frames, trimmed like the signal."""
+        """(count, hop): 1 / the summed squared window of `count` frames over the signal's blocks."""
         if self._envelope is None or self._envelope[0] != count:
-            squares = np.broadcast_to(self.window**2, (1, count, self.n_fft))
-            envelope = self._overlap_add(np.ascontiguousarray(squares))[0]
-            trim = self.n_fft // 2
-            self._envelope = (count, 1.0 / np.maximum(envelope[trim:trim + count * self.hop], 1e-8))
+            blocks = np.zeros((count + self.overlap, self.hop), np.float32)
+            squares = (self.window**2).reshape(self.overlap, self.hop)
+            for j in range(self.overlap):
+                blocks[j:j + count] += squares[j]
+            half = self.overlap // 2
+            self._envelope = (count, 1.0 / np.maximum(blocks[half:half + count], 1e-8))
         return self._envelope[1]
+
+    def _blocks(self, batch: int, count: int) -> np.ndarray:
+        """This thread's (B, count + overlap, hop) signal buffer: `overlap / 2` zero blocks each side."""
+        blocks = getattr(self._local, "blocks", None)
+        if blocks is None or blocks.shape != (batch, count + self.overlap, self.hop):
+            blocks = self._local.blocks = np.empty((batch, count + self.overlap, self.hop), np.float32)
+        return blocks
+
+    def _signal_blocks(self, spectrum: np.ndarray) -> np.ndarray:
+        """(B, T, bins) complex -> the inverse STFT in this thread's block buffer, zero-padded by half a frame."""
+        batch, count = spectrum.shape[:2]
+        frames = scipy.fft.irfft(spectrum, n=self.n_fft, axis=-1)
+        frames *= self.window
+        blocks = self._blocks(batch, count)
+        blocks.fill(0.0)
+        parts = frames.reshape(batch, count, self.overlap, self.hop)
+        for j in range(self.overlap):  # overlap-add: frame t's block j lands on block t + j
+            blocks[:, j:j + count] += parts[:, :, j]
+        half = self.overlap // 2
+        blocks[:, half:half + count] *= self._inverse_envelope(count)
+        blocks[:, :half] = 0.0  # outside the signal: the centred STFT's zero padding
+        blocks[:, half + count:] = 0.0
+        return blocks
+
+    def _frames_stft(self, padded: np.ndarray, count: int) -> np.ndarray:
+        """(B, samples + n_fft) zero-padded signal -> (B, count, bins) complex: its first `count` frames."""
+        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft, axis=1)[:, ::self.hop][:, :count]
+        windowed = getattr(self._local, "frames", None)
+        if windowed is None or windowed.shape != frames.shape:
+            windowed = self._local.frames = np.empty(frames.shape, np.float32)
+        np.multiply(frames, self.window, out=windowed)
+        return scipy.fft.rfft(windowed, axis=-1)
 
     def istft(self, spectrum: np.ndarray) -> np.ndarray:
         """(B, T, bins) complex -> (B, T * hop) waveform; matches torch.istft(center=True)."""
-        count = spectrum.shape[1]
-        frames = scipy.fft.irfft(spectrum, n=self.n_fft, axis=-1)
-        frames *= self.window
-        trim = self.n_fft // 2
-        signal = self._overlap_add(frames)[:, trim:trim + count * self.hop]
-        signal *= self._inverse_envelope(count)
-        return signal
+        batch, count = spectrum.shape[:2]
+        half = self.overlap // 2
+        return self._signal_blocks(spectrum)[:, half:half + count].reshape(batch, -1).copy()
 
     def stft(self, wave: np.ndarray, count: int) -> np.ndarray:
         """(B, samples) -> (B, count, bins) complex: the first `count` centred, zero-padded frames."""
         half = self.n_fft // 2
-        padded = np.pad(wave, ((0, 0), (half, half)))
-        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft, axis=1)[:, ::self.hop][:, :count]
-        return scipy.fft.rfft(frames * self.window, axis=-1, overwrite_x=True)
+        return self._frames_stft(np.pad(wave, ((0, 0), (half, half))), count)
 
     def spectrum(self, magnitude: np.ndarray) -> np.ndarray:
         """(B, T, bins) float32 magnitudes -> (B, T, bins) complex64 spectrum with the recovered phase."""
-        count, bins = magnitude.shape[1:]
+        batch, count, bins = magnitude.shape
         spectrum = magnitude * self.start_phase(bins, count)
         scale = np.empty(magnitude.shape, np.float32)
         previous = None
         for _ in range(self.iterations):
-            consistent = self.stft(self.istft(spectrum), count)
+            blocks = self._signal_blocks(spectrum)
+            consistent = self._frames_stft(blocks.reshape(batch, -1), count)  # STFT(ISTFT(spectrum))
             if self.momentum and previous is not None:
-                spectrum = consistent - previous  # the last move, continued: c + momentum * (c - c_prev)
-                spectrum *= self.momentum
+                np.subtract(consistent, previous, out=spectrum)  # the last move, continued:
+                spectrum *= self.momentum  # c + momentum * (c - c_prev)
                 spectrum += consistent
+            elif self.momentum:
+                np.copyto(spectrum, consistent)  # `consistent` is kept for the next step
             else:
-                spectrum = consistent.copy() if self.momentum else consistent
+                spectrum = consistent
             previous = consistent
             # Keep the rebuilt phase, put the target magnitude back: S <- S * |target| / |S|,
             # in place (these element-wise passes cost as much as the FFTs when written out).

@@ -233,6 +233,32 @@ def test_griffin_lim_iterations_make_the_spectrogram_consistent():
     assert np.array_equal(long.start_phase(321, 9000)[:100], short.start_phase(321, 100))
 
 
+def test_griffin_lim_buffers_are_per_thread_and_per_shape():
+    """Kept work buffers must not leak one call's signal into another: lengths, batches or threads."""
+    import threading
+
+    rng = np.random.default_rng(0)
+    magnitudes = [np.exp(rng.standard_normal((batch, 321, frames))).astype(np.float32)
+                  for batch, frames in ((1, 120), (2, 120), (1, 37), (1, 120))]
+    expected = [PhaseRecovery(640, 160, 2, 0.99)(m) for m in magnitudes]  # a fresh object per call
+    shared = PhaseRecovery(640, 160, 2, 0.99)
+    assert all(np.array_equal(shared(m), e) for m, e in zip(magnitudes, expected))
+    results = {}
+
+    def worker(index):
+        results[index] = [shared(magnitudes[(index + k) % 4]) for k in range(6)]
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, outputs in results.items():
+        assert all(np.array_equal(out, expected[(index + k) % 4]) for k, out in enumerate(outputs))
+    with pytest.raises(ValueError, match="even multiple"):
+        PhaseRecovery(480, 160, 2)
+
+
 def test_codec_starts_as_a_fitted_pca_codec():
     from t2a_edge.train.synthetic import KINDS, synth
 
