@@ -80,19 +80,23 @@ class PhaseRecovery:
             self._envelope = (count, 1.0 / np.maximum(blocks[half:half + count], 1e-8))
         return self._envelope[1]
 
-    def _blocks(self, batch: int, count: int) -> np.ndarray:
-        """This thread's (B, count + overlap, hop) signal buffer: `overlap / 2` zero blocks each side."""
-        blocks = getattr(self._local, "blocks", None)
-        if blocks is None or blocks.shape != (batch, count + self.overlap, self.hop):
-            blocks = self._local.blocks = np.empty((batch, count + self.overlap, self.hop), np.float32)
-        return blocks
+    def _buffer(self, name: str, shape: tuple) -> np.ndarray:
+        """This thread's float32 work buffer `name` of `shape` (made again when the shape changes)."""
+        buffer = getattr(self._local, name, None)
+        if buffer is None or buffer.shape != shape:
+            buffer = np.empty(shape, np.float32)
+            setattr(self._local, name, buffer)
+        return buffer
 
     def _signal_blocks(self, spectrum: np.ndarray) -> np.ndarray:
-        """(B, T, bins) complex -> the inverse STFT in this thread's block buffer, zero-padded by half a frame."""
+        """(B, T, bins) complex -> the inverse STFT in this thread's block buffer, zero-padded by half a frame.
+
+        The blocks are (B, T + overlap, hop): `overlap / 2` zero blocks each side of the signal.
+        """
         batch, count = spectrum.shape[:2]
-        frames = scipy.fft.irfft(spectrum, n=self.n_fft, axis=-1)
+        frames = np.fft.irfft(spectrum, n=self.n_fft, axis=-1, out=self._buffer("frames", (batch, count, self.n_fft)))
         frames *= self.window
-        blocks = self._blocks(batch, count)
+        blocks = self._buffer("blocks", (batch, count + self.overlap, self.hop))
         blocks.fill(0.0)
         parts = frames.reshape(batch, count, self.overlap, self.hop)
         for j in range(self.overlap):  # overlap-add: frame t's block j lands on block t + j
@@ -106,10 +110,7 @@ class PhaseRecovery:
     def _frames_stft(self, padded: np.ndarray, count: int) -> np.ndarray:
         """(B, samples + n_fft) zero-padded signal -> (B, count, bins) complex: its first `count` frames."""
         frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft, axis=1)[:, ::self.hop][:, :count]
-        windowed = getattr(self._local, "frames", None)
-        if windowed is None or windowed.shape != frames.shape:
-            windowed = self._local.frames = np.empty(frames.shape, np.float32)
-        np.multiply(frames, self.window, out=windowed)
+        windowed = np.multiply(frames, self.window, out=self._buffer("frames", frames.shape))
         return scipy.fft.rfft(windowed, axis=-1)
 
     def istft(self, spectrum: np.ndarray) -> np.ndarray:
