@@ -80,11 +80,11 @@ class PhaseRecovery:
             self._envelope = (count, 1.0 / np.maximum(blocks[half:half + count], 1e-8))
         return self._envelope[1]
 
-    def _buffer(self, name: str, shape: tuple) -> np.ndarray:
-        """This thread's float32 work buffer `name` of `shape` (made again when the shape changes)."""
+    def _buffer(self, name: str, shape: tuple, dtype=np.float32) -> np.ndarray:
+        """This thread's work buffer `name` of `shape` (made again when the shape changes)."""
         buffer = getattr(self._local, name, None)
         if buffer is None or buffer.shape != shape:
-            buffer = np.empty(shape, np.float32)
+            buffer = np.empty(shape, dtype)
             setattr(self._local, name, buffer)
         return buffer
 
@@ -126,9 +126,14 @@ class PhaseRecovery:
 
     def spectrum(self, magnitude: np.ndarray) -> np.ndarray:
         """(B, T, bins) float32 magnitudes -> (B, T, bins) complex64 spectrum with the recovered phase."""
+        return self._spectrum(magnitude).copy()
+
+    def _spectrum(self, magnitude: np.ndarray) -> np.ndarray:
+        """spectrum(), possibly in this thread's buffer: use it before the next call."""
         batch, count, bins = magnitude.shape
-        spectrum = magnitude * self.start_phase(bins, count)
-        scale = np.empty(magnitude.shape, np.float32)
+        spectrum = np.multiply(magnitude, self.start_phase(bins, count),
+                               out=self._buffer("spectrum", magnitude.shape, np.complex64))
+        scale = self._buffer("scale", magnitude.shape)
         previous = None
         for _ in range(self.iterations):
             blocks = self._signal_blocks(spectrum)
@@ -152,12 +157,14 @@ class PhaseRecovery:
 
     def phase(self, magnitude: np.ndarray) -> np.ndarray:
         """(B, T, bins) float32 magnitudes (> 0) -> (B, T, bins) unit complex64 phase after the iterations."""
-        return self.spectrum(magnitude) / magnitude
+        return self._spectrum(magnitude) / magnitude
 
     def __call__(self, magnitude: np.ndarray) -> np.ndarray:
         """(B, bins, T) STFT magnitudes -> (B, T * hop) float32 waveform."""
-        magnitude = np.ascontiguousarray(np.swapaxes(np.asarray(magnitude, np.float32), 1, 2))  # (B, T, bins)
-        return self.istft(self.spectrum(magnitude)).astype(np.float32, copy=False)
+        swapped = np.swapaxes(np.asarray(magnitude), 1, 2)  # (B, T, bins)
+        frames_first = self._buffer("magnitude", swapped.shape)
+        np.copyto(frames_first, swapped, casting="same_kind")
+        return self.istft(self._spectrum(frames_first))
 
 
 @functools.lru_cache(maxsize=8)
