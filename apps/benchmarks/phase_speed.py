@@ -1,11 +1,13 @@
 """Benchmark: what the Griffin-Lim phase costs per clip, plain and fast, at a few iteration counts.
 
-    python -m t2a_edge.apps.benchmarks.phase_speed [--model default] [--seconds 10] [--variants 4:0,2:0.99] [--rounds 30]
+    python -m t2a_edge.apps.benchmarks.phase_speed [--model default] [--backend torch] [--precision fp32]
+        [--seconds 10] [--variants 4:0,2:0.99] [--rounds 30]
 
-Decodes one generation of the model (torch, its default settings) to STFT magnitudes, then times
-core/phase.py on them for each ITERATIONS:MOMENTUM variant, in interleaved rounds so a drifting
-machine slows every variant alike. Prints the median and interquartile range in ms, and each
-variant's time as a share of the first one's.
+Generates one clip of the model on the backend (its default settings), keeps the tokens, then in
+interleaved rounds runs the backend's decoder on them and times core/phase.py on its magnitudes
+right after, for each ITERATIONS:MOMENTUM variant, so the phase is timed where a generation runs it
+(a runtime's process, its heap and threads) and a drifting machine slows every variant alike.
+Prints the median and interquartile range in ms, and each variant's time as a share of the first.
 """
 
 from __future__ import annotations
@@ -31,29 +33,31 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
+    parser.add_argument("--backend", default="torch")
+    parser.add_argument("--precision", default=None)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--variants", default="4:0,2:0.99,3:0.99")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--prompt", default="dog barking")
     args = parser.parse_args(argv)
-    tta = TextToAudio.load(args.model, backend="torch")
-    captured = []
+    tta = TextToAudio.load(args.model, backend=args.backend, precision=args.precision)
+    tokens = []
     decode = tta.backend.decode
-    tta.backend.decode = lambda tokens: captured.append(decode(tokens)) or captured[-1]
+    tta.backend.decode = lambda batch: tokens.append(batch) or decode(batch)
     tta.generate(args.prompt, seconds=args.seconds, seed=0)
-    magnitude = np.asarray(captured[-1], np.float32)
     codec = tta.backend.config.codec
     recoveries = {v: PhaseRecovery(codec.n_fft, codec.hop, *v) for v in parse_variants(args.variants)}
     times = {v: [] for v in recoveries}
     for recovery in recoveries.values():
-        recovery(magnitude)  # warm-up: start phase, window envelope
+        recovery(decode(tokens[-1]))  # warm-up: start phase, window envelope, buffers
     for _ in range(args.rounds):
         for variant, recovery in recoveries.items():
+            magnitude = decode(tokens[-1])
             start = time.perf_counter()
             recovery(magnitude)
             times[variant].append(time.perf_counter() - start)
     first = np.median(next(iter(times.values())))
-    print(f"Griffin-Lim on {magnitude.shape[-1]} frames ({args.seconds:g} s), {args.rounds} interleaved rounds")
+    print(f"Griffin-Lim after the {tta.backend.name} decoder, {args.seconds:g} s, {args.rounds} interleaved rounds")
     print("iterations | momentum | median ms | IQR ms | share of the first")
     for (iterations, momentum), values in times.items():
         q1, median, q3 = np.percentile(np.array(values) * 1e3, [25, 50, 75])
