@@ -129,7 +129,7 @@ def finish(rows, json_path, table_path, extra_tables=(), **meta) -> None:
     report.write_outputs({**meta, "rows": rows}, text, json_path, table_path)
 
 
-def whole_numbers(text: str, option: str, minimum: int, kind=int) -> list:
+def listed_numbers(text: str, option: str, minimum: int, kind=int) -> list:
     """A comma-separated option value as numbers of `kind`, each at least `minimum`, or one clear error."""
     try:
         numbers = [kind(part) for part in text.split(",")]
@@ -349,7 +349,7 @@ def coherence(model, pool_split, seconds, seed, runs, out, data, split, limit, j
     from t2a_edge.train.manifest import read_manifest
 
     check_inputs(seconds, json_path, table_path, force=force, out=out)
-    run_lengths = whole_numbers(runs, "--runs", minimum=1) if runs else []
+    run_lengths = listed_numbers(runs, "--runs", minimum=1) if runs else []
     tta = generation.load_model(model, "torch")
     backend = tta.backend
     if not hasattr(backend, "encode_tokens"):
@@ -457,8 +457,8 @@ def tokens(configs, model, teacher, pool_split, backend, seconds, seed, out, dat
 @force_option
 def phase(iterations, momentum, data, split, limit, json_path, table_path, threads, force):
     """How much the codec's phase recovery costs: real clips rebuilt from their true STFT magnitudes."""
-    counts = whole_numbers(iterations, "--iterations", minimum=0)
-    momenta = whole_numbers(momentum, "--momentum", minimum=0, kind=float)
+    counts = listed_numbers(iterations, "--iterations", minimum=0)
+    momenta = listed_numbers(momentum, "--momentum", minimum=0, kind=float)
     check_inputs(json_path=json_path, table_path=table_path, force=force)
     import numpy as np
     import torch

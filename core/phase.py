@@ -72,13 +72,19 @@ class PhaseRecovery:
     def _inverse_envelope(self, count: int) -> np.ndarray:
         """(count, hop): 1 / the summed squared window of `count` frames over the signal's blocks."""
         if self._envelope is None or self._envelope[0] != count:
-            blocks = np.zeros((count + self.overlap, self.hop), np.float32)
-            squares = (self.window**2).reshape(self.overlap, self.hop)
-            for j in range(self.overlap):
-                blocks[j:j + count] += squares[j]
+            squares = np.broadcast_to((self.window**2).reshape(self.overlap, self.hop), (1, count, self.overlap, self.hop))
+            blocks = self._overlap_add(squares, np.empty((1, count + self.overlap, self.hop), np.float32))[0]
             half = self.overlap // 2
             self._envelope = (count, 1.0 / np.maximum(blocks[half:half + count], 1e-8))
         return self._envelope[1]
+
+    def _overlap_add(self, parts: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """(B, T, overlap, hop) frames in blocks -> `blocks` (B, T + overlap, hop): frame t's block j on block t + j."""
+        count = parts.shape[1]
+        blocks.fill(0.0)
+        for j in range(self.overlap):
+            blocks[:, j:j + count] += parts[:, :, j]
+        return blocks
 
     def _buffer(self, name: str, shape: tuple, dtype=np.float32) -> np.ndarray:
         """This thread's work buffer `name` of `shape` (made again when the shape changes)."""
@@ -96,11 +102,8 @@ class PhaseRecovery:
         batch, count = spectrum.shape[:2]
         frames = np.fft.irfft(spectrum, n=self.n_fft, axis=-1, out=self._buffer("frames", (batch, count, self.n_fft)))
         frames *= self.window
-        blocks = self._buffer("blocks", (batch, count + self.overlap, self.hop))
-        blocks.fill(0.0)
-        parts = frames.reshape(batch, count, self.overlap, self.hop)
-        for j in range(self.overlap):  # overlap-add: frame t's block j lands on block t + j
-            blocks[:, j:j + count] += parts[:, :, j]
+        blocks = self._overlap_add(frames.reshape(batch, count, self.overlap, self.hop),
+                                   self._buffer("blocks", (batch, count + self.overlap, self.hop)))
         half = self.overlap // 2
         blocks[:, half:half + count] *= self._inverse_envelope(count)
         blocks[:, :half] = 0.0  # outside the signal: the centred STFT's zero padding
