@@ -72,7 +72,8 @@ class PhaseRecovery:
     def _inverse_envelope(self, count: int) -> np.ndarray:
         """(count, hop): 1 / the summed squared window of `count` frames over the signal's blocks."""
         if self._envelope is None or self._envelope[0] != count:
-            squares = np.broadcast_to((self.window**2).reshape(self.overlap, self.hop), (1, count, self.overlap, self.hop))
+            squares = (self.window**2).reshape(1, 1, self.overlap, self.hop)
+            squares = np.broadcast_to(squares, (1, count, self.overlap, self.hop))
             blocks = self._overlap_add(squares, np.empty((1, count + self.overlap, self.hop), np.float32))[0]
             half = self.overlap // 2
             self._envelope = (count, 1.0 / np.maximum(blocks[half:half + count], 1e-8))
