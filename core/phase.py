@@ -18,7 +18,6 @@ import functools
 import threading
 
 import numpy as np
-import scipy.fft
 
 START_SEED = 1
 _FRAME_ANGLE_BLOCK = 8192  # frame angles are drawn in one block of this many, longer clips extend it
@@ -111,11 +110,17 @@ class PhaseRecovery:
         blocks[:, half + count:] = 0.0
         return blocks
 
-    def _frames_stft(self, padded: np.ndarray, count: int) -> np.ndarray:
-        """(B, samples + n_fft) zero-padded signal -> (B, count, bins) complex: its first `count` frames."""
+    def _frames_stft(self, padded: np.ndarray, count: int, out: np.ndarray) -> np.ndarray:
+        """(B, samples + n_fft) zero-padded signal -> `out` (B, count, bins) complex64: its first `count` frames."""
         frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft, axis=1)[:, ::self.hop][:, :count]
         windowed = np.multiply(frames, self.window, out=self._buffer("frames", frames.shape))
-        return scipy.fft.rfft(windowed, axis=-1)
+        # The real FFT, written into `out`: n * conj(ihfft). numpy's float32 rfft (and ihfft with
+        # norm="forward") measured 3-4 ms against 0.8 for scipy's rfft, which cannot write into a buffer,
+        # and for this ihfft.
+        np.fft.ihfft(windowed, axis=-1, out=out)
+        np.conjugate(out, out=out)
+        out *= self.n_fft
+        return out
 
     def istft(self, spectrum: np.ndarray) -> np.ndarray:
         """(B, T, bins) complex -> (B, T * hop) waveform; matches torch.istft(center=True)."""
@@ -126,7 +131,8 @@ class PhaseRecovery:
     def stft(self, wave: np.ndarray, count: int) -> np.ndarray:
         """(B, samples) -> (B, count, bins) complex: the first `count` centred, zero-padded frames."""
         half = self.n_fft // 2
-        return self._frames_stft(np.pad(wave, ((0, 0), (half, half))), count)
+        out = np.empty((len(wave), count, self.n_fft // 2 + 1), np.complex64)
+        return self._frames_stft(np.pad(np.asarray(wave, np.float32), ((0, 0), (half, half))), count, out)
 
     def spectrum(self, magnitude: np.ndarray) -> np.ndarray:
         """(B, T, bins) float32 magnitudes -> (B, T, bins) complex64 spectrum with the recovered phase."""
@@ -138,10 +144,12 @@ class PhaseRecovery:
         spectrum = np.multiply(magnitude, self.start_phase(bins, count),
                                out=self._buffer("spectrum", magnitude.shape, np.complex64))
         scale = self._buffer("scale", magnitude.shape)
+        # Two buffers in turn for STFT(ISTFT(spectrum)): with momentum the last one is still needed.
+        outputs = [self._buffer(f"consistent{k}", magnitude.shape, np.complex64) for k in range(2)]
         previous = None
-        for _ in range(self.iterations):
+        for iteration in range(self.iterations):
             blocks = self._signal_blocks(spectrum)
-            consistent = self._frames_stft(blocks.reshape(batch, -1), count)  # STFT(ISTFT(spectrum))
+            consistent = self._frames_stft(blocks.reshape(batch, -1), count, outputs[iteration % 2])
             if self.momentum and previous is not None:
                 np.subtract(consistent, previous, out=spectrum)  # the last move, continued:
                 spectrum *= self.momentum  # c + momentum * (c - c_prev)
