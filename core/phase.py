@@ -134,12 +134,9 @@ class PhaseRecovery:
         out = np.empty((len(wave), count, self.n_fft // 2 + 1), np.complex64)
         return self._frames_stft(np.pad(np.asarray(wave, np.float32), ((0, 0), (half, half))), count, out)
 
-    def spectrum(self, magnitude: np.ndarray) -> np.ndarray:
-        """(B, T, bins) float32 magnitudes -> (B, T, bins) complex64 spectrum with the recovered phase."""
-        return self._spectrum(magnitude).copy()
-
     def _spectrum(self, magnitude: np.ndarray) -> np.ndarray:
-        """spectrum(), possibly in this thread's buffer: use it before the next call."""
+        """(B, T, bins) float32 magnitudes -> (B, T, bins) complex64 spectrum with the recovered phase,
+        possibly in this thread's buffer: use it before the next call."""
         batch, count, bins = magnitude.shape
         spectrum = np.multiply(magnitude, self.start_phase(bins, count),
                                out=self._buffer("spectrum", magnitude.shape, np.complex64))
@@ -180,12 +177,16 @@ class PhaseRecovery:
 
 
 @functools.lru_cache(maxsize=8)
-def phase_recovery(n_fft: int, hop: int, iterations: int, momentum: float = 0.0) -> PhaseRecovery:
-    """A shared PhaseRecovery per STFT geometry (it caches its start phase and last window envelope)."""
+def _shared(n_fft: int, hop: int, iterations: int, momentum: float) -> PhaseRecovery:
     return PhaseRecovery(n_fft, hop, iterations, momentum)
+
+
+def phase_recovery(codec_config) -> PhaseRecovery:
+    """The shared PhaseRecovery a codec config asks for (it keeps its start phase, envelope and buffers)."""
+    c = codec_config
+    return _shared(c.n_fft, c.hop, c.griffin_lim_iterations, c.griffin_lim_momentum)
 
 
 def synthesize(magnitude: np.ndarray, codec_config) -> np.ndarray:
     """(B, bins, T) magnitudes from a codec decoder -> (B, T * hop) waveform, with its STFT geometry."""
-    c = codec_config
-    return phase_recovery(c.n_fft, c.hop, c.griffin_lim_iterations, c.griffin_lim_momentum)(magnitude)
+    return phase_recovery(codec_config)(magnitude)

@@ -126,8 +126,7 @@ class CodecLoss(nn.Module):
         self.spectral_loss = SpectrogramLoss(model.cfg.codec)
         self.waveform_loss = MultiResolutionSTFTLoss()
         self.kl_weight = settings.kl_weight
-        c = model.cfg.codec
-        self.phase_recovery = phase_recovery(c.n_fft, c.hop, c.griffin_lim_iterations, c.griffin_lim_momentum)
+        self.phase_recovery = phase_recovery(model.cfg.codec)
 
     def forward(self, batch: dict) -> dict:
         mean, logvar = self.codec.encoder(batch["wave"])
