@@ -19,6 +19,7 @@ VERBS = {
     "bench": "t2a_edge.apps.bench_cmd:bench",
     "export": "t2a_edge.apps.export_cmd:export",
     "info": "t2a_edge.apps.info_cmd:info",
+    "cache": "t2a_edge.apps.cache_cmd:cache",
 }
 SUMMARIES = {
     "generate": "Turn prompts into audio files.",
@@ -29,6 +30,7 @@ SUMMARIES = {
     "bench": "Time every backend and precision on this machine.",
     "export": "Write a trained model as a shareable folder with its defaults.",
     "info": "Versions, backends, CPU features and paths.",
+    "cache": "List or clean cached bundles and judge features.",
 }
 
 
