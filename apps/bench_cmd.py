@@ -89,7 +89,8 @@ def run_worker(spec: dict) -> None:
     warm = time.perf_counter() - started
     del tta2
     settings = {"seconds": spec["seconds"], "steps": spec["steps"], "cfg": spec["cfg"],
-                "temperature": spec["temperature"], "spread": spec["spread"], "seed": spec["seed"]}
+                "temperature": spec["temperature"], "spread": spec["spread"], "smooth": spec["smooth"],
+                "seed": spec["seed"]}
     started = time.perf_counter()
     first = tta.generate(BENCH_PROMPTS[0], **settings)
     first_call = time.perf_counter() - started
@@ -354,8 +355,8 @@ def bench(model, backends, precisions, seconds, batch, steps, runs, json_path, p
     if steps < 1:
         raise T2AError(f"--steps must be >= 1, got {steps}")
     settings = {"seconds": seconds, "steps": steps, "cfg": float(defaults["cfg"]),
-                "temperature": float(defaults["temperature"]), "spread": float(defaults["spread"]), "seed": 0,
-                "threads": threads}
+                "temperature": float(defaults["temperature"]), "spread": float(defaults["spread"]),
+                "smooth": float(defaults["smooth"]), "seed": 0, "threads": threads}
     combos, rows = [], []
     for name in names:
         for prec in precs:
@@ -506,7 +507,8 @@ def _reference_main(spec: dict) -> None:
 
     tta = TextToAudio.load(spec["target"], backend="torch", precision="fp32")
     clip = tta.generate(BENCH_PROMPTS[0], seconds=spec["seconds"], steps=spec["steps"], cfg=spec["cfg"],
-                        temperature=spec["temperature"], spread=spec["spread"], seed=spec["seed"])
+                        temperature=spec["temperature"], spread=spec["spread"], smooth=spec["smooth"],
+                        seed=spec["seed"])
     np.save(spec["wave_out"], clip.samples)
 
 

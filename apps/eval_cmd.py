@@ -176,12 +176,13 @@ def check_inputs(seconds=None, json_path=None, table_path=None, force=False, out
 @click.option("--temperature", type=float, default=None, help="Sampling temperature.")
 @click.option("--spread", type=float, default=None,
               help="Scale generated latents toward the corpus mean (1: as drawn).")
+@click.option("--smooth", type=float, default=None, help="Smooth the clips' loudness over this many ms (0: none).")
 @generation_options
 @common_options
 @click.pass_context
 @force_option
-def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, spread, backend, seconds, seed, out,
-               data, split, limit, json_path, table_path, threads, force):
+def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, spread, smooth, backend, seconds, seed,
+               out, data, split, limit, json_path, table_path, threads, force):
     """Generate one clip per test caption (fixed seeds) and score it, or score --generated DIR.
 
     Prints FAD, KL, IS and hit-rate for the system next to the real clips' own figures.
@@ -197,6 +198,8 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, sp
     check_inputs(seconds, json_path, table_path, force=force, out=out)
     if spread is not None and not spread > 0:
         raise T2AError("--spread must be > 0")
+    if smooth is not None and not smooth >= 0:
+        raise T2AError("--smooth must be >= 0 ms")
     if generated is not None and not Path(generated).is_dir():
         raise T2AError(f"--generated folder {generated} does not exist")
     if model is not None:
@@ -214,7 +217,7 @@ def eval_group(ctx, model, generated, steps, teacher_steps, cfg, temperature, sp
     else:
         kind = generation.model_kind(tta) or ("teacher" if teacher_steps else "student")
         config = generation.RunConfig(kind, steps=steps, teacher_steps=teacher_steps, cfg=cfg, temperature=temperature,
-                                      spread=spread, backend=backend)
+                                      spread=spread, smooth=smooth, backend=backend)
         defaults = getattr(tta, "defaults", {})
         k, s = steps or defaults.get("steps"), teacher_steps or defaults.get("teacher_steps")
         config.label = f"{kind} K={k}" + (f",S={s}" if kind == "teacher" else "")
@@ -246,7 +249,7 @@ def compare(configs, model, teacher, speed_batch, codec_row, backend, seconds, s
 
     CONFIGS are `teacher:K=64,S=100` or `student:K=8`, with optional cfg=, temp=, corr= (student
     noise correlated over that many tokens), spread= (generated latents scaled toward the corpus
-    mean), backend= and prompts=paraphrase settings
+    mean), smooth= (ms of loudness smoothing), backend= and prompts=paraphrase settings
     (comma-separated). Teacher rows run the --teacher model, student rows --model; a config's
     model= names another student (e.g. the one trained without distillation).
     Default: student:K=64 student:K=8 student:K=1, plus teacher:K=64,S=100 when --teacher is given.

@@ -13,13 +13,13 @@ from t2a_edge.core.errors import T2AError
 CARD_NAME = "MODEL_CARD.md"
 
 
-def parse_defaults(steps, cfg, temperature, seconds, spread=None) -> dict:
+def parse_defaults(steps, cfg, temperature, seconds, spread=None, smooth=None) -> dict:
     """The generation defaults to record, checked as a generate() call checks them."""
     from t2a_edge.runtimes.api import check_settings
 
-    check_settings(seconds, steps, cfg, temperature, spread=spread)
+    check_settings(seconds, steps, cfg, temperature, spread=spread, smooth=smooth)
     return {k: v for k, v in (("steps", steps), ("cfg", cfg), ("temperature", temperature),
-                              ("seconds", seconds), ("spread", spread)) if v is not None}
+                              ("seconds", seconds), ("spread", spread), ("smooth", smooth)) if v is not None}
 
 
 @click.command("export")
@@ -31,9 +31,10 @@ def parse_defaults(steps, cfg, temperature, seconds, spread=None) -> dict:
 @click.option("--temperature", type=float, default=None, help="Default temperature to record.")
 @click.option("--seconds", type=float, default=None, help="Default clip length to record.")
 @click.option("--spread", type=float, default=None, help="Default latent spread to record (1: as drawn).")
+@click.option("--smooth", type=float, default=None, help="Default loudness smoothing to record, ms (0: none).")
 @click.option("--card", type=click.Path(dir_okay=False), default=None, help="Markdown model card to include.")
 @click.option("--force", is_flag=True, help="Replace OUT if it already holds a model.")
-def export(model, out, half, steps, cfg, temperature, seconds, spread, card, force):
+def export(model, out, half, steps, cfg, temperature, seconds, spread, smooth, card, force):
     """Write MODEL (a model or run folder) to OUT with verified weights, defaults and a model card."""
     import torch
 
@@ -43,7 +44,7 @@ def export(model, out, half, steps, cfg, temperature, seconds, spread, card, for
     from t2a_edge.runtimes.api import resolve_model_dir
 
     source = resolve_model_dir(model)
-    defaults = parse_defaults(steps, cfg, temperature, seconds, spread)
+    defaults = parse_defaults(steps, cfg, temperature, seconds, spread, smooth)
     out = Path(out)
     refuse_to_replace(out, MODEL_FILE, "model folder", force)
     if card and not Path(card).is_file():

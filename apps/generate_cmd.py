@@ -79,6 +79,8 @@ def read_prompts(prompts: tuple[str, ...], prompts_file: str | None) -> list[str
               help="Draw this many tokens in the first of K >= 2 steps, the rest after them [model default].")
 @click.option("--spread", type=float, default=None,
               help="Scale each generated latent's distance from the corpus mean (1: as drawn) [model default].")
+@click.option("--smooth", type=float, default=None,
+              help="Smooth the clip's loudness along time over this many ms (0: as drawn) [model default].")
 @click.option("--teacher-steps", type=int, default=None, help="Teacher models: diffusion steps per iteration.")
 @click.option("--model", default="default", show_default=True, help="'default', a model folder or a bundle.")
 @click.option("--backend", default="auto", show_default=True,
@@ -89,7 +91,7 @@ def read_prompts(prompts: tuple[str, ...], prompts_file: str | None) -> list[str
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per clip on stdout.")
 def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperature, noise_correlation, anchors,
-             spread, teacher_steps, model, backend, precision, device, spectrogram, force, as_json):
+             spread, smooth, teacher_steps, model, backend, precision, device, spectrogram, force, as_json):
     """Generate one clip per PROMPT (all in one batch) and write them as 16 kHz audio files."""
     import time
 
@@ -101,7 +103,7 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
     from t2a_edge.runtimes.api import TextToAudio, check_settings
 
     # Before a load that may convert a bundle.
-    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed)
+    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed, smooth)
 
     started = time.perf_counter()
     tta = TextToAudio.load(model, backend=backend, precision=precision, device=device)
@@ -109,7 +111,7 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
     settings = {"seconds": seconds, "steps": steps, "cfg": cfg, "temperature": temperature}
     # Reported among the defaults used when the model sets them (spread: other than 1) or the user asks.
     for key, value, neutral in (("noise_correlation", noise_correlation, 0), ("anchors", anchors, 0),
-                                ("spread", spread, 1)):
+                                ("spread", spread, 1), ("smooth", smooth, 0)):
         if value is not None or tta.defaults.get(key, neutral) != neutral:
             settings[key] = value
     used = {k: (v if v is not None else tta.defaults[k]) for k, v in settings.items()}
@@ -138,6 +140,7 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
                                    "temperature": clip.info["temperature"],
                                    "noise_correlation": clip.info["noise_correlation"],
                                    "anchors": clip.info["anchors"], "spread": clip.info["spread"],
+                                   "smooth": clip.info["smooth"],
                                    "timings": {"load": load_seconds, **timings}}))
         else:
             click.echo(f"wrote {path} ({clip.seconds:.2f} s): {clip.prompt}")

@@ -15,9 +15,9 @@ from t2a_edge.core.errors import T2AError
 # Used when a model records no measured defaults of its own.
 FALLBACK_DEFAULTS = {
     "student": {"steps": 8, "cfg": 3.0, "temperature": 0.7, "seconds": 5.0, "noise_correlation": 0.0, "anchors": 0,
-                "spread": 1.0},
+                "spread": 1.0, "smooth": 0.0},
     "teacher": {"steps": 32, "cfg": 3.0, "temperature": 1.0, "seconds": 5.0, "teacher_steps": 50,
-                "noise_correlation": 0.0, "anchors": 0, "spread": 1.0},
+                "noise_correlation": 0.0, "anchors": 0, "spread": 1.0, "smooth": 0.0},
 }
 MIN_SECONDS = 0.5
 
@@ -62,7 +62,7 @@ def resolve_model_dir(model: str | Path) -> Path:
 
 
 def check_settings(seconds=None, steps=None, cfg=None, temperature=None, noise_correlation=None,
-                   anchors=None, spread=None, seed=None) -> None:
+                   anchors=None, spread=None, seed=None, smooth=None) -> None:
     """The checks that need no model (None: not given), so a CLI can refuse before loading one."""
     if seconds is not None and (not (isinstance(seconds, (int, float)) and math.isfinite(seconds)) or seconds <= 0):
         raise T2AError(f"seconds must be a positive number, got {seconds}")
@@ -78,6 +78,8 @@ def check_settings(seconds=None, steps=None, cfg=None, temperature=None, noise_c
         raise T2AError(f"anchors must be a whole number >= 0, got {anchors}")
     if spread is not None and (not math.isfinite(spread) or spread <= 0):
         raise T2AError(f"spread must be > 0 (1 keeps the drawn latents as they are), got {spread}")
+    if smooth is not None and (not math.isfinite(smooth) or smooth < 0):
+        raise T2AError(f"smooth must be >= 0 ms (0 keeps the loudness as drawn), got {smooth}")
     if seed is not None and (int(seed) != seed or seed < 0):  # numpy's streams take no negative seed
         raise T2AError(f"seed must be a whole number >= 0, got {seed}")
 
@@ -112,14 +114,15 @@ class TextToAudio:
         return self.backend.config.max_seconds
 
     def check(self, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float,
-              noise_correlation: float = 0.0, anchors: int = 0, spread: float = 1.0, seed: int = 0) -> None:
+              noise_correlation: float = 0.0, anchors: int = 0, spread: float = 1.0, seed: int = 0,
+              smooth: float = 0.0) -> None:
         """Reject bad requests with one clear line before any work is done."""
         if not prompts:
             raise T2AError("no prompt given")
         for prompt in prompts:
             if not isinstance(prompt, str) or not prompt.strip():
                 raise T2AError("a prompt is empty: describe the sound, e.g. \"dog barking\"")
-        check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed)
+        check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed, smooth)
         if noise_correlation and self.backend.kind == "teacher":
             raise T2AError("noise correlation applies to a student's energy head, not a teacher")
         if seconds < MIN_SECONDS or seconds > self.max_seconds + 1e-9:
@@ -129,7 +132,7 @@ class TextToAudio:
     def generate(self, prompt: str | list[str], seconds: float | None = None, seed: int = 0,
                  steps: int | None = None, cfg: float | None = None, temperature: float | None = None,
                  teacher_steps: int | None = None, progress=None, noise_correlation: float | None = None,
-                 anchors: int | None = None, spread: float | None = None):
+                 anchors: int | None = None, spread: float | None = None, smooth: float | None = None):
         """Generate one clip per prompt as one batch; a list in gives a list of Audio out.
 
         `noise_correlation` (students; tokens, default 0) correlates the head's noise along time:
@@ -137,6 +140,7 @@ class TextToAudio:
         `anchors` A (K >= 2) makes the first step reveal A tokens that the later steps build on.
         `spread` f scales every generated latent's distance from the corpus mean before decoding
         (1 keeps them as drawn; runtimes.sampler.run_pipeline says why a default may set less).
+        `smooth` ms > 0 smooths the clip's loudness along time over that long a window (0: as drawn).
         """
         from t2a_edge.runtimes.sampler import run_pipeline
 
@@ -153,22 +157,24 @@ class TextToAudio:
         noise_correlation = d["noise_correlation"] if noise_correlation is None else noise_correlation
         anchors = d["anchors"] if anchors is None else anchors
         spread = d["spread"] if spread is None else spread
+        smooth = d["smooth"] if smooth is None else smooth
         if self.backend.kind == "teacher":
             teacher_steps = teacher_steps or d.get("teacher_steps", 50)
             if teacher_steps < 1:
                 raise T2AError(f"teacher steps must be >= 1, got {teacher_steps}")
         else:
             teacher_steps = None
-        self.check(prompts, seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed)
+        self.check(prompts, seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed, smooth)
         start = time.perf_counter()
         waves, timings = run_pipeline(self.backend, self.tokenizer, [p.strip() for p in prompts], float(seconds),
                                       int(steps), float(cfg), float(temperature), int(seed), teacher_steps,
-                                      progress, float(noise_correlation), int(anchors), float(spread))
+                                      progress, float(noise_correlation), int(anchors), float(spread),
+                                      smooth=float(smooth))
         timings["total"] = time.perf_counter() - start
         settings = {"seconds": float(seconds), "steps": int(steps), "cfg": float(cfg),
                     "temperature": float(temperature), "noise_correlation": float(noise_correlation),
-                    "anchors": int(anchors), "spread": float(spread), "seed": int(seed), "backend": self.backend.name,
-                    "precision": self.backend.precision, "teacher_steps": teacher_steps}
+                    "anchors": int(anchors), "spread": float(spread), "smooth": float(smooth), "seed": int(seed),
+                    "backend": self.backend.name, "precision": self.backend.precision, "teacher_steps": teacher_steps}
         clips = [Audio(w, self.backend.config.codec.sample_rate, p, {**settings, "timings": timings})
                  for w, p in zip(waves, prompts)]
         return clips[0] if isinstance(prompt, str) else clips

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from t2a_edge.core.envelope import smooth_loudness, window_frames
 from t2a_edge.core.masking import cfg_schedule, random_orders, reveal_counts
 from t2a_edge.core.phase import synthesize
 
@@ -91,14 +92,16 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
 
 def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float,
                  seed: int, teacher_steps: int | None = None, progress=None,
-                 noise_correlation: float = 0.0, anchors: int = 0, spread: float = 1.0) -> tuple[np.ndarray, dict]:
+                 noise_correlation: float = 0.0, anchors: int = 0, spread: float = 1.0,
+                 smooth: float = 0.0) -> tuple[np.ndarray, dict]:
     """Prompts -> (B, samples) waveforms of exactly `seconds`, plus per-stage wall times.
 
     `spread` scales every generated token before decoding. Latents are normalised to the corpus mean
     (0) per channel and tokens are a per-channel scaling of them, so spread < 1 pulls each latent
     frame toward the corpus mean: the one-step head's draws swing 2-3.5x as far within a clip as
     real clips do and burst above full scale; pulled back by 0.8 they stop clipping, with a lower
-    FAD and the same hit-rate (README, "The default model", v32).
+    FAD and the same hit-rate (README, "The default model", v32). `smooth` ms > 0 smooths the
+    decoded clip's loudness along time over a Hann window that long (core.envelope, v41).
     """
     config = backend.config
     n_tokens = config.tokens_for(seconds)
@@ -114,7 +117,10 @@ def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: 
     start = time.perf_counter()
     if spread != 1.0:
         tokens = tokens * np.float32(spread)
-    wave = synthesize(backend.decode(tokens), config.codec)  # magnitudes -> waveform, the same for every backend
+    magnitude = backend.decode(tokens)
+    if smooth > 0:
+        magnitude = smooth_loudness(magnitude, window_frames(smooth, config.codec.hop / config.codec.sample_rate))
+    wave = synthesize(magnitude, config.codec)  # magnitudes -> waveform, the same for every backend
     timings["decode"] = time.perf_counter() - start
     samples = int(round(seconds * config.codec.sample_rate))
     return np.asarray(wave[:, :samples], dtype=np.float32), timings

@@ -46,6 +46,7 @@ def test_a_build_without_the_default_model_says_how_to_get_one(tmp_path, monkeyp
     (["generate", "dog", "--noise-correlation", "-1"], "noise correlation must be >= 0"),
     (["generate", "dog", "--anchors", "-1"], "anchors must be a whole number >= 0"),
     (["generate", "dog", "--spread", "0"], "spread must be > 0"),
+    (["generate", "dog", "--smooth", "-10"], "smooth must be >= 0 ms"),
     (["generate", "dog", "--seed", "-5"], "seed must be a whole number >= 0"),
 ])
 def test_bad_generation_requests(tiny_student, tmp_path, args, pattern):

@@ -36,6 +36,8 @@ CASES = [
     (["eval", "--generated", "gen", "--data", "manifest.jsonl", "--json", "no/dir/x.json"], "folder no/dir does not exist"),
     (["eval", "--model", "default", "--data", "manifest.jsonl", "--seconds", "0"], "--seconds must be positive"),
     (["eval", "--model", "default", "--data", "manifest.jsonl", "--spread", "0"], "--spread must be > 0"),
+    (["eval", "--model", "default", "--data", "manifest.jsonl", "--smooth", "-1"], "--smooth must be >= 0 ms"),
+    (["eval", "compare", "student:K=1,smooth=-5", "--data", "manifest.jsonl"], "smooth must be >= 0 ms"),
     (["eval", "compare", "studnet:K=8", "--data", "manifest.jsonl"], "start with 'teacher' or 'student'"),
     (["eval", "compare", "student:S=8", "--data", "manifest.jsonl"], "applies to the teacher only"),
     (["eval", "real", "--data", "missing.jsonl"], "no corpus manifest"),

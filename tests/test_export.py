@@ -20,21 +20,22 @@ def test_export_half_with_defaults_and_card(tiny_student, tmp_path):
     card.write_text("# tiny student\n")
     out = tmp_path / "shipped"
     done = run_cli("export", tiny_student, out, "--half", "--steps", "3", "--cfg", "2.5", "--temperature", "0.6",
-                   "--seconds", "1.5", "--spread", "0.8", "--card", card)
+                   "--seconds", "1.5", "--spread", "0.8", "--smooth", "50", "--card", card)
     assert done.returncode == 0, done.stderr
     assert "float16" in done.stdout and "steps=3" in done.stdout
     meta = json.loads((out / "model.json").read_text())
-    assert meta["defaults"] == {"steps": 3, "cfg": 2.5, "temperature": 0.6, "seconds": 1.5, "spread": 0.8}
+    assert meta["defaults"] == {"steps": 3, "cfg": 2.5, "temperature": 0.6, "seconds": 1.5, "spread": 0.8,
+                                "smooth": 50.0}
     assert meta["kind"] == "student" and (out / "MODEL_CARD.md").read_text() == "# tiny student\n"
     half = sum(p.stat().st_size for p in out.glob("*.safetensors"))
     full = sum(p.stat().st_size for p in tiny_student.glob("*.safetensors"))
     assert half < 0.55 * full
 
     shipped, original = TextToAudio.load(out, backend="torch"), TextToAudio.load(tiny_student, backend="torch")
-    assert {k: shipped.defaults[k] for k in ("steps", "cfg", "temperature", "seconds", "spread")} == meta["defaults"]
+    assert {k: shipped.defaults[k] for k in meta["defaults"]} == meta["defaults"]
     a = shipped.generate("a dog barking", seed=3).samples
     b = original.generate("a dog barking", seed=3, steps=3, cfg=2.5, temperature=0.6, seconds=1.5,
-                          spread=0.8).samples
+                          spread=0.8, smooth=50).samples
     assert len(a) == len(b) == 24000
     # fp16 storage rounds the weights only: the same seed gives nearly the same waveform
     assert np.corrcoef(a, b)[0, 1] > 0.95

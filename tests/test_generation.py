@@ -205,6 +205,29 @@ def test_spread_scales_the_decoded_tokens_on_every_kind_and_is_checked(student, 
                 model.generate("rain on a roof", seconds=1.0, spread=bad)
 
 
+def test_smooth_steadies_the_decoded_loudness_on_every_kind_and_is_checked(student, teacher, monkeypatch):
+    """smooth ms hands the phase the decoder's magnitudes with a steadier loudness; reported; refused < 0."""
+    import t2a_edge.runtimes.sampler as sampler
+    from t2a_edge.core.errors import T2AError
+
+    for model, extra in ((student, {}), (teacher, {"teacher_steps": 3})):
+        seen = []
+        synthesize = sampler.synthesize
+        monkeypatch.setattr(sampler, "synthesize", lambda mag, codec: seen.append(mag.copy()) or synthesize(mag, codec))
+        plain = model.generate("rain on a roof", seconds=1.0, steps=2, seed=4, **extra)
+        steady = model.generate("rain on a roof", seconds=1.0, steps=2, seed=4, smooth=50, **extra)
+        monkeypatch.undo()
+        assert plain.info["smooth"] == 0.0 and steady.info["smooth"] == 50.0
+        loudness = [np.log(np.maximum(m, 1e-5)).mean(axis=1)[0] for m in seen]
+        assert np.abs(np.diff(loudness[1])).mean() < 0.7 * np.abs(np.diff(loudness[0])).mean()
+        gain = seen[1][0] / np.maximum(seen[0][0], 1e-30)  # one gain per frame: each frame's spectral shape kept
+        assert np.abs(gain - gain[:1]).max() <= 1e-4 * gain.max() and gain.std() > 1e-3
+        assert not np.allclose(plain.samples, steady.samples)
+        for bad in (-1.0, float("nan")):
+            with pytest.raises(T2AError, match="smooth must be >= 0"):
+                model.generate("rain on a roof", seconds=1.0, smooth=bad)
+
+
 def test_anchors_make_the_first_step_reveal_that_many_tokens():
     """The second step sees exactly the anchors revealed; the API reports and checks the setting."""
     from t2a_edge.core.config import preset

@@ -23,6 +23,7 @@ class RunConfig:
     noise_correlation: float | None = None  # students: the head's noise correlated along time (tokens)
     anchors: int | None = None  # tokens the first of K >= 2 steps reveals
     spread: float | None = None  # generated latents' distance from the corpus mean, scaled
+    smooth: float | None = None  # ms over which the decoded clip's loudness is smoothed (core.envelope)
     backend: str | None = None
     model: str | None = None  # a model folder for this row only (e.g. the student trained without distillation)
     prompts: str = "captions"  # "captions" (the test captions) or "paraphrase" (apps/evaluation/paraphrases.py)
@@ -32,12 +33,14 @@ class RunConfig:
 
 DEFAULTS = {"teacher": {"K": 64, "S": 100}, "student": {"K": 8}}
 KEYS = {"K": "steps", "S": "teacher_steps", "cfg": "cfg", "temp": "temperature", "corr": "noise_correlation",
-        "anchors": "anchors", "spread": "spread", "backend": "backend", "prompts": "prompts", "model": "model"}
+        "anchors": "anchors", "spread": "spread", "smooth": "smooth", "backend": "backend", "prompts": "prompts",
+        "model": "model"}
 PROMPT_SETS = ("captions", "paraphrase")
 
 
 def parse_config(text: str) -> RunConfig:
-    """Parse `teacher:K=64,S=100` or `student:K=8,cfg=3,temp=0.7,corr=2,spread=0.7,backend=onnx,prompts=paraphrase`."""
+    """Parse `teacher:K=64,S=100` or
+    `student:K=8,cfg=3,temp=0.7,corr=2,spread=0.7,smooth=50,backend=onnx,prompts=paraphrase`."""
     name, _, rest = text.partition(":")
     if name not in DEFAULTS:
         raise T2AError(f"config '{text}': start with 'teacher' or 'student' (e.g. student:K=8)")
@@ -55,7 +58,7 @@ def parse_config(text: str) -> RunConfig:
     try:
         for key, value in values.items():
             cast = {"K": int, "S": int, "cfg": float, "temp": float, "corr": float, "anchors": int, "spread": float,
-                    "backend": str, "prompts": str, "model": str}[key]
+                    "smooth": float, "backend": str, "prompts": str, "model": str}[key]
             setattr(config, KEYS[key], cast(value))
     except ValueError:
         raise T2AError(f"config '{text}': a number is malformed") from None
@@ -67,6 +70,8 @@ def parse_config(text: str) -> RunConfig:
         raise T2AError(f"config '{text}': anchors must be >= 0")
     if config.spread is not None and not config.spread > 0:
         raise T2AError(f"config '{text}': spread must be > 0")
+    if config.smooth is not None and not config.smooth >= 0:
+        raise T2AError(f"config '{text}': smooth must be >= 0 ms")
     if config.prompts not in PROMPT_SETS:
         raise T2AError(f"config '{text}': prompts must be one of {', '.join(PROMPT_SETS)}")
     config.label = text if rest else f"{name}:" + ",".join(f"{k}={v}" for k, v in DEFAULTS[name].items())
@@ -121,7 +126,7 @@ def generation_kwargs(config: RunConfig, seconds: float | None) -> dict:
     return {k: v for k, v in (("seconds", seconds), ("steps", config.steps), ("teacher_steps", config.teacher_steps),
                               ("cfg", config.cfg), ("temperature", config.temperature),
                               ("noise_correlation", config.noise_correlation), ("anchors", config.anchors),
-                              ("spread", config.spread))
+                              ("spread", config.spread), ("smooth", config.smooth))
             if v is not None}
 
 
