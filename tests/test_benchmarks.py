@@ -19,3 +19,14 @@ def test_phase_speed_reads_iterations_and_momentum_pairs():
     from t2a_edge.apps.benchmarks.phase_speed import parse_variants
 
     assert parse_variants("4:0,2:0.99,8") == [(4, 0.0), (2, 0.99), (8, 0.0)]
+
+
+def test_phase_speed_times_the_smoothing_only_when_it_runs(tiny_student, capsys):
+    from t2a_edge.apps.benchmarks.phase_speed import main
+
+    args = ["--model", str(tiny_student), "--seconds", "1", "--rounds", "2", "--variants", "2:0.99"]
+    main(args + ["--smooth", "50"])
+    out = capsys.readouterr().out
+    assert "2 | 0.99 |" in out and "loudness smoothing before the phase, 50 ms (5 frames)" in out
+    main(args)  # the tiny model records no smoothing: none is timed
+    assert "loudness smoothing" not in capsys.readouterr().out
