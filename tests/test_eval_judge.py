@@ -271,12 +271,12 @@ def test_compare_and_codec_tables(fake_cli, tmp_path, capsys):
 def test_heard_table_shows_a_generator_that_sounds_alike():
     from t2a_edge.apps.evaluation.report import heard_table
 
-    varied = {"system": "real", "per_clip": [{"top5": [name, "x"]} for name in "ABCDA"]}
+    varied = {"system": "real", "per_clip": [{"top5": [name, "x"]} for name in "ABCDA"], "hit_rate_shuffled": 0.05}
     alike = {"system": "student", "per_clip": [{"top5": ["Music"]}] * 4 + [{"top5": ["Dog"]}]}
     table = heard_table([varied, alike, {"system": "no clips"}])
     lines = table.strip().splitlines()
-    assert lines[2] == "| real | A 40%, B 20%, C 20% |"
-    assert lines[3] == "| student | Music 80%, Dog 20% |"
+    assert lines[2] == "| real | A 40%, B 20%, C 20% | 5.0% |"
+    assert lines[3] == "| student | Music 80%, Dog 20% | – |"
     assert len(lines) == 4 and heard_table([{"system": "none"}]) == ""
 
 

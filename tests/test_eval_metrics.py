@@ -68,6 +68,19 @@ def test_hit_rate_with_explicit_map():
     assert metrics.top_k(np.array([0.1, 0.7, 0.3]), ["a", "b", "c"], 2) == ["b", "c"]
 
 
+def test_shuffled_hit_rate_tells_one_sound_for_every_prompt_from_following_prompts():
+    accepted = {"dog": ("Dog",), "rain": ("Rain",), "bell": ("Bell",), "mystery": ()}.__getitem__
+    categories = ["dog", "rain", "bell", "mystery"]
+    following = [["Dog"], ["Rain"], ["Bell"], ["Dog"]]  # each clip sounds like its own prompt
+    assert metrics.hit_rate(following, categories, accepted)[0] == 1.0
+    assert metrics.shuffled_hit_rate(following, categories, accepted) == 0.0
+    one_sound = [["Dog", "Rain", "Bell"]] * 4  # every clip meets every category: prompts do not matter
+    assert metrics.shuffled_hit_rate(one_sound, categories, accepted) == 1.0
+    partly = [["Dog", "Rain"], ["Rain"], ["Bell"], []]  # the unmapped 'mystery' clip is left out
+    assert metrics.shuffled_hit_rate(partly, categories, accepted) == pytest.approx((1 / 2 + 0 + 0) / 3)
+    assert metrics.shuffled_hit_rate([["Dog"]], ["dog"], accepted) is None
+
+
 def test_reconstruction_errors():
     rng = np.random.default_rng(3)
     x = rng.standard_normal(16000) * 0.1

@@ -61,6 +61,28 @@ def top_k(scores: np.ndarray, class_names: Sequence[str], k: int = 5) -> list[st
     return [class_names[i] for i in order]
 
 
+def shuffled_hit_rate(top_classes: Sequence[Sequence[str]], categories: Sequence[str],
+                      accepted: Callable[[str], Iterable[str]]) -> float | None:
+    """The hit-rate the same clips get when each is scored against every other clip's category in turn.
+
+    What a clip earns whatever it was prompted with: a generator that makes one sound for every
+    prompt scores the same here as with its own prompts, one that follows its prompts far less.
+    Clips and categories the map does not know are left out, as in hit_rate.
+    """
+    wanted = []
+    for category in categories:
+        try:
+            wanted.append({c.lower() for c in accepted(category)})
+        except (KeyError, ValueError):
+            wanted.append(set())
+    names = [{n.lower() for n in top} for top in top_classes]
+    scored = [i for i, w in enumerate(wanted) if w]
+    if len(scored) < 2:
+        return None
+    rates = [sum(bool(names[i] & wanted[j]) for j in scored if j != i) / (len(scored) - 1) for i in scored]
+    return float(np.mean(rates))
+
+
 def hit_rate(top_classes: Iterable[Sequence[str]], categories: Iterable[str],
              accepted: Callable[[str], Iterable[str]]) -> tuple[float | None, dict]:
     """Share of clips whose top classes meet their category's accepted set, overall and per category.

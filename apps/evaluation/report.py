@@ -59,17 +59,20 @@ def category_table(rows: list[dict]) -> str:
 
 
 def heard_table(rows: list[dict], most: int = 3) -> str:
-    """Each system's most frequent top-1 judge classes: a generator that sounds alike for every
-    prompt shows up here as one or two classes holding most clips, whatever its hit-rate."""
+    """Each system's most frequent top-1 judge classes, and its hit-rate with the prompts shuffled
+    (metrics.shuffled_hit_rate): a generator that sounds alike for every prompt shows up here as one
+    or two classes holding most clips and a shuffled hit-rate near its own, whatever its hit-rate."""
     systems = [r for r in rows if r.get("per_clip")]
     if not systems:
         return ""
-    lines = ["| system | top-1 class the judge hears most (share of clips) |", "|---|---|"]
+    lines = ["| system | top-1 class the judge hears most (share of clips) | hit-rate, prompts shuffled |",
+             "|---|---|---:|"]
     for r in systems:
         counts = Counter(clip["top5"][0] for clip in r["per_clip"] if clip.get("top5"))
         total = sum(counts.values())
         cells = ", ".join(f"{name} {n / total:.0%}" for name, n in counts.most_common(most))
-        lines.append(f"| {r['system']} | {cells or '–'} |")
+        shuffled = r.get("hit_rate_shuffled")
+        lines.append(f"| {r['system']} | {cells or '–'} | {'–' if shuffled is None else f'{shuffled:.1%}'} |")
     return "\n".join(lines) + "\n"
 
 

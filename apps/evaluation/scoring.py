@@ -110,9 +110,11 @@ def score(candidates: list[ClipFeatures], references: list[ClipFeatures], items:
 
 def _hits(tops, items, accepted) -> dict:
     if accepted is None:
-        return {"hit_rate": None, "hit_rate_by_category": {}}
-    rate, per = metrics.hit_rate(tops, [i.category for i in items], accepted)
-    return {"hit_rate": rate, "hit_rate_by_category": per}
+        return {"hit_rate": None, "hit_rate_by_category": {}, "hit_rate_shuffled": None}
+    categories = [i.category for i in items]
+    rate, per = metrics.hit_rate(tops, categories, accepted)
+    return {"hit_rate": rate, "hit_rate_by_category": per,
+            "hit_rate_shuffled": metrics.shuffled_hit_rate(tops, categories, accepted)}
 
 
 def halves(items: list[Item]) -> tuple[list[int], list[int]]:
