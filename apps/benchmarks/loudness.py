@@ -1,6 +1,7 @@
 """Benchmark: how loud a model's clips come out, before the audio writer clips them to full scale.
 
     python -m t2a_edge.apps.benchmarks.loudness [--model default] [--prompts 16] [--seconds 5] [--seed 0] [--spread F]
+        [--smooth MS]
 
 Generates one paraphrased prompt for each of the first N categories (in name order; prompts written
 from the category names, apps/evaluation/paraphrases.py) as one batch on the torch backend at the
@@ -35,14 +36,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--spread", type=float, default=None, help="latent spread [model default]")
+    parser.add_argument("--smooth", type=float, default=None, help="loudness smoothing, ms [model default]")
     args = parser.parse_args(argv)
     prompts = [paraphrase(category, 0) for category in sorted(PARAPHRASES)[:args.prompts]]
     tta = TextToAudio.load(args.model, backend="torch")
-    audios = tta.generate(prompts, seconds=args.seconds, seed=args.seed, spread=args.spread)
+    audios = tta.generate(prompts, seconds=args.seconds, seed=args.seed, spread=args.spread, smooth=args.smooth)
     clips = [audio.samples for audio in audios]
     figures = loudness(clips)
     print(f"{args.model}: {len(clips)} clips of {args.seconds:g} s, seed {args.seed}, spread "
-          f"{audios[0].info['spread']:g}: "
+          f"{audios[0].info['spread']:g}, smooth {audios[0].info['smooth']:g} ms: "
           f"{100 * figures['quiet_share']:.0f}% of samples below -60 dBFS, median peak "
           f"{figures['median_peak_db']:+.1f} dB re full scale, {100 * figures['clipped_share']:.1f}% clipped")
 
