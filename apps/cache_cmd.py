@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import click
@@ -71,7 +69,7 @@ def list_cache(as_json):
 def clean(everything, features, dry_run):
     """Remove bundles nothing reads any more: of models that changed or are gone, of older converters,
     and folders of interrupted conversions. The corpus and the judge model are never touched."""
-    from t2a_edge.runtimes.bundle_cache import folder_bytes, remove, scan
+    from t2a_edge.runtimes.bundle_cache import folder_bytes, remove, remove_folder, scan
 
     chosen = [e for e in scan() if e.stale or (everything and not e.name.startswith("."))]
     extra = _features_dir() if features and _features_dir().is_dir() else None
@@ -83,9 +81,7 @@ def clean(everything, features, dry_run):
     if extra is not None:
         size = folder_bytes(extra)
         if not dry_run:
-            trash = extra.with_name(f".features.removing-{os.getpid()}")
-            os.replace(extra, trash)  # the cache's reader recomputes an entry it cannot find
-            shutil.rmtree(trash)
+            remove_folder(extra)  # the feature cache recomputes an entry it cannot find
         freed += size
         click.echo(f"{verb} {extra} ({_mib(size)}: judge features)")
     if not chosen and extra is None:

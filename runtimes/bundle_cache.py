@@ -94,19 +94,21 @@ def scan(root: Path | None = None, now: float | None = None) -> list[CacheEntry]
     return entries
 
 
-def remove(entry: CacheEntry) -> int:
-    """Delete one cache folder; returns the bytes freed.
-
-    The folder is renamed to a hidden name first, so an interrupted removal never leaves a
-    half-deleted bundle where the loader looks (it would fail its hash check, not load wrong files).
-    """
-    path = entry.path
-    if not path.is_dir():
-        return 0
+def remove_folder(path: Path) -> None:
+    """Delete a cache folder, renamed to a hidden name first: an interrupted removal never leaves a
+    half-deleted folder where a reader looks (a bundle would fail its hash check, not load wrong files)."""
     trash = path if path.name.startswith(".") else path.with_name(f".{path.name}.removing-{os.getpid()}")
     if trash != path:
         os.replace(path, trash)
     shutil.rmtree(trash)
+
+
+def remove(entry: CacheEntry) -> int:
+    """Delete one bundle or leftover folder, and its model's folder once empty; returns the bytes freed."""
+    path = entry.path
+    if not path.is_dir():
+        return 0
+    remove_folder(path)
     parent = path.parent
     try:
         parent.rmdir()  # the model's folder, once its last bundle is gone

@@ -61,6 +61,14 @@ def top_k(scores: np.ndarray, class_names: Sequence[str], k: int = 5) -> list[st
     return [class_names[i] for i in order]
 
 
+def _wanted(accepted: Callable[[str], Iterable[str]], category: str) -> set[str]:
+    """The lower-cased classes a category accepts; none for a category the map does not know."""
+    try:
+        return {c.lower() for c in accepted(category)}
+    except (KeyError, ValueError):
+        return set()
+
+
 def shuffled_hit_rate(top_classes: Sequence[Sequence[str]], categories: Sequence[str],
                       accepted: Callable[[str], Iterable[str]]) -> float | None:
     """The hit-rate the same clips get when each is scored against every other clip's category in turn.
@@ -69,12 +77,7 @@ def shuffled_hit_rate(top_classes: Sequence[Sequence[str]], categories: Sequence
     prompt scores the same here as with its own prompts, one that follows its prompts far less.
     Clips and categories the map does not know are left out, as in hit_rate.
     """
-    wanted = []
-    for category in categories:
-        try:
-            wanted.append({c.lower() for c in accepted(category)})
-        except (KeyError, ValueError):
-            wanted.append(set())
+    wanted = [_wanted(accepted, category) for category in categories]
     names = [{n.lower() for n in top} for top in top_classes]
     scored = [i for i, w in enumerate(wanted) if w]
     if len(scored) < 2:
@@ -92,10 +95,7 @@ def hit_rate(top_classes: Iterable[Sequence[str]], categories: Iterable[str],
     """
     per: dict[str, list[int]] = {}
     for names, category in zip(top_classes, categories):
-        try:
-            wanted = {c.lower() for c in accepted(category)}
-        except (KeyError, ValueError):
-            wanted = set()
+        wanted = _wanted(accepted, category)
         if not wanted:
             continue
         counts = per.setdefault(category, [0, 0])
