@@ -71,7 +71,7 @@ def clean(everything, features, dry_run):
     and folders of interrupted conversions. The corpus and the judge model are never touched."""
     from t2a_edge.runtimes.bundle_cache import folder_bytes, remove, remove_folder, scan
 
-    chosen = [e for e in scan() if e.stale or (everything and not e.name.startswith("."))]
+    chosen = [e for e in scan() if e.stale or (everything and not e.busy)]
     extra = _features_dir() if features and _features_dir().is_dir() else None
     verb = "would remove" if dry_run else "removed"
     freed = 0

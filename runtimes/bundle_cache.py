@@ -32,12 +32,10 @@ class CacheEntry:
     model_sha: str
     name: str  # <backend>-<precision>, or the hidden folder's name
     bytes: int
-    status: str  # CURRENT, or why nothing will read it again
+    status: str  # CURRENT, or why it is kept or unused
+    stale: bool  # nothing will read it again
     source: str | None = None
-
-    @property
-    def stale(self) -> bool:
-        return self.status != CURRENT and not self.status.startswith("kept")
+    busy: bool = False  # a conversion in another process may still be writing it
 
 
 def folder_bytes(folder: Path) -> int:
@@ -51,26 +49,26 @@ def folder_bytes(folder: Path) -> int:
     return total
 
 
-def bundle_status(folder: Path, model_sha: str) -> tuple[str, str | None]:
-    """(status, source model folder) of one cached bundle."""
+def bundle_status(folder: Path, model_sha: str) -> tuple[str, bool, str | None]:
+    """(status, whether nothing will read it again, source model folder) of one cached bundle."""
     from t2a_edge.runtimes.select import model_sha as sha_of
 
     try:
         manifest = read_manifest(folder)
     except T2AError:
-        return "unreadable (an older format or damaged)", None
+        return "unreadable (an older format or damaged)", True, None
     source = (manifest.get("model") or {}).get("source")
     if manifest.get("converter") != CONVERTER_VERSION:
-        return f"made by an older converter ({manifest.get('converter')}; it is converted again on use)", source
+        return f"made by an older converter ({manifest.get('converter')}; it is converted again on use)", True, source
     if not source:
-        return "kept: its manifest names no model folder", None
+        return "kept: its manifest names no model folder", False, None
     try:
         now = sha_of(Path(source))
     except OSError:
-        return "its model folder is gone", source
+        return "its model folder is gone", True, source
     if now != model_sha:
-        return "its model changed since (the model now has other bundles)", source
-    return CURRENT, source
+        return "its model changed since (the model now has other bundles)", True, source
+    return CURRENT, False, source
 
 
 def scan(root: Path | None = None, now: float | None = None) -> list[CacheEntry]:
@@ -87,10 +85,11 @@ def scan(root: Path | None = None, now: float | None = None) -> list[CacheEntry]
             if folder.name.startswith("."):
                 young = now - folder.stat().st_mtime < LEFTOVER_AGE_S
                 status = "kept: a conversion may still be writing it" if young else "left by an interrupted conversion"
-                entries.append(CacheEntry(folder, model_dir.name, folder.name, folder_bytes(folder), status))
+                entries.append(CacheEntry(folder, model_dir.name, folder.name, folder_bytes(folder), status,
+                                          stale=not young, busy=young))
                 continue
-            status, source = bundle_status(folder, model_dir.name)
-            entries.append(CacheEntry(folder, model_dir.name, folder.name, folder_bytes(folder), status, source))
+            status, stale, source = bundle_status(folder, model_dir.name)
+            entries.append(CacheEntry(folder, model_dir.name, folder.name, folder_bytes(folder), status, stale, source))
     return entries
 
 
