@@ -93,6 +93,9 @@ from t2a_edge.core.masking import MASK_SCHEDULES
               help="Student: the teacher's guidance scale for --teacher-draws [default: 3].")
 @click.option("--draw-steps", type=click.IntRange(1, 256), default=None,
               help="Student: the teacher's MAR steps K for --teacher-draws [default: 1].")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Export an exponential moving average of the weights with this decay (e.g. 0.999) instead of "
+                   "the last step's [default: 0, off].")
 @click.option("--until-step", type=click.IntRange(min=1), default=None,
               help="Stop (with a checkpoint) at this step; --resume continues the same schedule.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -103,7 +106,7 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
           distill_weight, head_lr_mult, energy_tau, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
           clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, head_width, downsample,
           latent_dim, patch, timestep_power, shift_views, summary_token, summary_share, mask_noise, clip_code, clip_code_kl,
-          teacher_draws, draws_per_caption, draw_cfg, draw_steps, until_step, time_limit, device, quiet):
+          teacher_draws, draws_per_caption, draw_cfg, draw_steps, ema, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings
@@ -120,7 +123,7 @@ def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkp
              "summary_token": summary_token, "summary_share": summary_share, "mask_noise": mask_noise,
              "clip_code": clip_code, "clip_code_kl": clip_code_kl,
              "teacher_draws": teacher_draws, "draws_per_caption": draws_per_caption, "draw_cfg": draw_cfg,
-             "draw_steps": draw_steps}
+             "draw_steps": draw_steps, "ema": ema}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
     source = click.get_current_context().get_parameter_source

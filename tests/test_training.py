@@ -95,6 +95,52 @@ def test_dropout_changes_training_and_resumes_exactly(synthetic_corpus, tmp_path
     assert not all(torch.equal(weights["straight"][k], weights["plain"][k]) for k in weights["plain"])
 
 
+def test_weight_average_follows_its_formula_and_restores_the_weights():
+    from t2a_edge.train.ema import WeightAverage
+
+    model = torch.nn.Linear(3, 2)
+    model.bias.requires_grad_(False)  # frozen weights are not averaged
+    start = model.weight.detach().clone()
+    average = WeightAverage(model, decay=0.9)
+    assert set(average.average) == {"weight"}
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    average.update(1)  # warm-up: decay min(0.9, 2 / 11)
+    expected = start + (1 - 2 / 11) * 1.0
+    assert torch.allclose(average.average["weight"], expected)
+    with average.applied():
+        assert torch.allclose(model.weight, expected)
+    assert torch.equal(model.weight, start + 1.0)
+    with pytest.raises(ValueError):
+        average.load_state_dict({"bias": torch.zeros(2)})
+
+
+def test_ema_exports_the_average_and_resumes_exactly(synthetic_corpus, tmp_path, tiny_runs):
+    """A run with --ema exports its weight average (not its last weights, which the checkpoint keeps);
+    stopped and resumed it exports what the uninterrupted run does; a run without the average in its
+    checkpoints exports its last weights."""
+    from t2a_edge.core.model import load_model
+
+    init = str(tiny_runs["teacher"])
+    runs = {name: tmp_path / name for name in ("plain", "straight", "split")}
+    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["plain"], show_progress=False)
+    train(_settings(stage="student", init=init, ema=0.9), str(synthetic_corpus), runs["straight"],
+          show_progress=False)
+    train(_settings(stage="student", init=init, ema=0.9), str(synthetic_corpus), runs["split"],
+          show_progress=False, until_step=3)
+    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["split"], resume=True, show_progress=False)
+    last = "checkpoints/step-00000006"
+    raw = {name: load_file(str(run / last / "weights.safetensors")) for name, run in runs.items()}
+    assert all(torch.equal(raw["plain"][k], raw["straight"][k]) for k in raw["plain"])  # the average only watches
+    exported = {name: load_model(run / "model").state_dict() for name, run in runs.items()}
+    key = "backbone.blocks.0.fc1.weight"
+    assert torch.equal(exported["plain"][key], raw["plain"][key])
+    assert not torch.equal(exported["straight"][key], raw["straight"][key])
+    stored = load_file(str(runs["straight"] / last / "average.safetensors"))
+    assert torch.equal(exported["straight"][key], stored[key])
+    assert all(torch.equal(exported["straight"][k], exported["split"][k]) for k in exported["straight"])
+
+
 def test_teacher_draws_are_drawn_once_kept_and_verified(synthetic_corpus, tmp_path, tiny_runs):
     """--teacher-draws draws the teacher's guided one-step samples once per run, with their sha256;
     the student trains on them (unlike a run without), resumes exactly on the stored draws, and a

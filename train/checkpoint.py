@@ -41,8 +41,11 @@ def _optimizer_state(tensors: dict, meta: dict) -> dict:
 
 
 def save_checkpoint(run_dir: Path, step: int, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    extra: dict) -> Path:
-    """Write checkpoints/step-N/ via a temp folder and a rename, then prune old ones."""
+                    extra: dict, average: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write checkpoints/step-N/ via a temp folder and a rename, then prune old ones.
+
+    `average`: the run's weight average (train.ema), kept beside the weights for an exact resume.
+    """
     from safetensors.torch import save_file
 
     root = Path(run_dir) / "checkpoints"
@@ -54,11 +57,15 @@ def save_checkpoint(run_dir: Path, step: int, module: torch.nn.Module, optimizer
         save_file(weights, str(tmp / "weights.safetensors"))
         opt_tensors, opt_meta = _optimizer_tensors(optimizer)
         save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+        names = ["weights.safetensors", "optimizer.safetensors"]
+        if average is not None:
+            save_file(average, str(tmp / "average.safetensors"))
+            names.append("average.safetensors")
         state = {
             "step": step,
             "optimizer": opt_meta,
             "torch_rng": torch.get_rng_state().tolist(),
-            "files": {name: sha256_file(tmp / name) for name in ("weights.safetensors", "optimizer.safetensors")},
+            "files": {name: sha256_file(tmp / name) for name in names},
             **extra,
         }
         (tmp / "state.json").write_text(json.dumps(state))
@@ -80,8 +87,10 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return done[-1] if done else None
 
 
-def load_checkpoint(path: Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
-    """Restore weights, optimizer and RNG state in place after checking hashes; returns state.json."""
+def load_checkpoint(path: Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    average=None) -> dict:
+    """Restore weights, optimizer, RNG state and the weight average (if given) in place after checking
+    hashes; returns state.json."""
     from safetensors.torch import load_file
 
     try:
@@ -96,5 +105,12 @@ def load_checkpoint(path: Path, module: torch.nn.Module, optimizer: torch.optim.
     except RuntimeError as exc:
         raise T2AError(f"checkpoint {path} does not match this model: {str(exc).splitlines()[0]}") from None
     optimizer.load_state_dict(_optimizer_state(load_file(str(path / "optimizer.safetensors")), state["optimizer"]))
+    if average is not None:
+        if "average.safetensors" not in state["files"]:
+            raise T2AError(f"checkpoint {path} holds no weight average: it was not trained with --ema")
+        try:
+            average.load_state_dict(load_file(str(path / "average.safetensors")))
+        except ValueError as exc:
+            raise T2AError(f"checkpoint {path}: {exc}") from None
     torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
     return state

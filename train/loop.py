@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -17,6 +18,7 @@ from t2a_edge.core.errors import T2AError
 from t2a_edge.train import distributed
 from t2a_edge.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from t2a_edge.train.data import AudioBank, TokenBank, batch_generator, batch_rng, dropout_seed
+from t2a_edge.train.ema import WeightAverage
 from t2a_edge.train.stages import Settings, build, export, make_batch, prepare
 
 
@@ -76,9 +78,10 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
     cfg = model.cfg
     model.to(ctx.device)
     optimizer = torch.optim.AdamW(groups, lr=settings.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    average = WeightAverage(model, settings.ema) if settings.ema else None
     start = 0
     if resume:
-        start = load_checkpoint(checkpoint, model, optimizer)["step"]
+        start = load_checkpoint(checkpoint, model, optimizer, average)["step"]
     network = distributed.wrap(loss_module, ctx)
     if ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -136,6 +139,8 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
             grad_norm = torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
             optimizer.step()
             step += 1
+            if average is not None:
+                average.update(step)
             for name, value in losses.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
             sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm)
@@ -152,8 +157,10 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
             stop_now = _any(stop.requested or out_of_time or step == until_step, ctx)
             if step % settings.checkpoint_every == 0 or step == settings.steps or stop_now:
                 if ctx.is_main:
-                    save_checkpoint(out, step, model, optimizer, {"settings": dataclasses.asdict(settings)})
-                    export(settings, model, bank if settings.stage == "codec" else audio, out, step)
+                    save_checkpoint(out, step, model, optimizer, {"settings": dataclasses.asdict(settings)},
+                                    average.state_dict() if average is not None else None)
+                    with average.applied() if average is not None else contextlib.nullcontext():
+                        export(settings, model, bank if settings.stage == "codec" else audio, out, step)
                     _log(log, {"event": "checkpoint", "step": step})
                 distributed.barrier(ctx)
             if stop_now:

@@ -108,6 +108,9 @@ class Settings:
     draws_per_caption: int = 2
     draw_cfg: float = 3.0
     draw_steps: int = 1
+    # Any stage: decay of an exponential moving average of the trainable weights, which the run exports
+    # instead of the last step's (train.ema); 0 exports the last step's, as runs before the option.
+    ema: float = 0.0
     checkpoint_every: int = 500
     log_every: int = 10
 
