@@ -93,6 +93,16 @@ def scan(root: Path | None = None, now: float | None = None) -> list[CacheEntry]
     return entries
 
 
+def unused_note(root: Path | None = None) -> str | None:
+    """One line naming what `t2a-edge cache clean` would free, or None if nothing."""
+    stale = [e for e in scan(root) if e.stale]
+    if not stale:
+        return None
+    size = sum(e.bytes for e in stale) / 2**20
+    return (f"the cache holds {len(stale)} bundle{'' if len(stale) == 1 else 's'} nothing reads any more "
+            f"({size:.1f} MiB): t2a-edge cache clean removes {'it' if len(stale) == 1 else 'them'}")
+
+
 def remove_folder(path: Path) -> None:
     """Delete a cache folder, renamed to a hidden name first: an interrupted removal never leaves a
     half-deleted folder where a reader looks (a bundle would fail its hash check, not load wrong files)."""

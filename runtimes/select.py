@@ -335,6 +335,13 @@ def load_backend(model, backend: str = "auto", precision: str | None = None, dev
     runtime, _, _ = load_bundle(bundle, backend, precision)
     why = why or f"asked for {backend}"
     why += f"; bundle {'converted now and cached' if converted else 'from the cache'} at {bundle}"
+    if converted:
+        # A new bundle often replaces one of an older model.json (an upgrade, a retrained run), which
+        # nothing removes by itself: said once, when the disk was just spent.
+        from t2a_edge.runtimes.bundle_cache import unused_note
+
+        note = unused_note()
+        why += f"; {note}" if note else ""
     return runtime, meta, why
 
 

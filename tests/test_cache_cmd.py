@@ -84,6 +84,23 @@ def test_a_real_cached_bundle_goes_stale_when_its_model_changes(cache, tmp_path,
     assert converted and again != bundle and select._current(again)
 
 
+def test_a_conversion_says_when_old_bundles_are_left(cache, tmp_path, monkeypatch):
+    """Loading a backend that converts a bundle names the unused ones `cache clean` would remove."""
+    torch.manual_seed(1)
+    encoder = TextEncoder(layers=1, heads=2, hidden=64).eval()
+    monkeypatch.setattr(TextEncoder, "pretrained", classmethod(lambda cls, folder=None: encoder))
+    student = tmp_path / "student"
+    save_model(random_student("tiny", seed=2), student, extra={"defaults": {"steps": 2, "seconds": 1.0}})
+    _, _, why = select.load_backend(student, "onnx", "fp32", progress=False)
+    assert "converted now" in why and "cache clean" not in why
+    save_model(random_student("tiny", seed=2), student, extra={"defaults": {"steps": 1, "seconds": 1.0}})
+    _, _, why = select.load_backend(student, "onnx", "fp32", progress=False)
+    assert "converted now" in why
+    assert "the cache holds 1 bundle nothing reads any more" in why and "t2a-edge cache clean removes it" in why
+    _, _, why = select.load_backend(student, "onnx", "fp32", progress=False)
+    assert "from the cache" in why and "cache clean" not in why  # said once, on conversion
+
+
 def test_clean_sorts_every_kind_of_entry(cache, tmp_path, capsys):
     kept = model_folder(tmp_path / "kept")
     changed = model_folder(tmp_path / "changed")
