@@ -22,7 +22,8 @@ def _other_parts() -> dict[str, tuple[Path, str]]:
     """Cache parts besides the bundles: {label: (folder, what removes or remakes it)}."""
     from t2a_edge.core import paths
 
-    return {"judge features": (_features_dir(), "t2a-edge cache clean --features; recomputed by eval"),
+    return {"judge features": (_features_dir(), "kept under T2A_EDGE_FEATURES_MB, 1024 by default; "
+                                                "t2a-edge cache clean --features; recomputed by eval"),
             "corpus": (paths.corpus_dir(), "made by t2a-edge data build"),
             "random-weight models": (paths.cache_dir() / "random-models", "speed tests; made again on use")}
 

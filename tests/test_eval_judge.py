@@ -137,6 +137,34 @@ def test_feature_cache_keys_on_file_bytes(judge, tmp_path):
         cache.features(tmp_path / "missing.wav")
 
 
+def test_feature_cache_drops_the_least_recently_used_past_its_bound(judge, tmp_path, monkeypatch):
+    from t2a_edge.apps.evaluation import cache as cache_module
+    from t2a_edge.core.model_files import sha256_file
+
+    folder = tmp_path / "features"
+    files, entries = [], []
+    for i, f in enumerate((400, 500, 600)):
+        files.append(tmp_path / f"{i}.wav")
+        sf.write(files[-1], tone(f), SR, subtype="PCM_16")
+        entries.append(folder / f"{sha256_file(files[-1])}.npz")
+    roomy = FeatureCache(judge, folder, limit=10**9)
+    roomy.many(files)
+    for age, entry in enumerate(entries):  # used long ago, file 0 first
+        os.utime(entry, (1000 + age, 1000 + age))
+    roomy.features(files[0])  # a hit marks its entry as just used
+    total = sum(e.stat().st_size for e in entries)
+    assert FeatureCache(judge, folder, limit=total - 1).prune() == 1
+    assert [e.is_file() for e in entries] == [True, False, True]  # file 1's was the least recently used
+    assert FeatureCache(judge, folder, limit=0).prune() == 2 and not list(folder.glob("*.npz"))
+    FeatureCache(judge, folder, limit=0).features(files[1])  # a run's first new entry checks the bound
+    assert not list(folder.glob("*.npz"))
+    monkeypatch.setenv("T2A_EDGE_FEATURES_MB", "lots")
+    with pytest.raises(T2AError, match="T2A_EDGE_FEATURES_MB"):
+        cache_module.size_limit()
+    monkeypatch.setenv("T2A_EDGE_FEATURES_MB", "2")
+    assert cache_module.size_limit() == 2 * 2**20
+
+
 def test_judge_modules_do_not_import_torch(cache_root):
     code = (
         "import sys, numpy as np\n"
