@@ -25,7 +25,8 @@ def _other_parts() -> dict[str, tuple[Path, str]]:
     return {"judge features": (_features_dir(), "kept under T2A_EDGE_FEATURES_MB, 1024 by default; "
                                                 "t2a-edge cache clean --features; recomputed by eval"),
             "corpus": (paths.corpus_dir(), "made by t2a-edge data build"),
-            "random-weight models": (paths.cache_dir() / "random-models", "speed tests; made again on use")}
+            "random-weight models": (paths.cache_dir() / "random-models", "speed tests; made again on use"),
+            "native runner": (paths.cache_dir() / "native", "t2a-edge native build; made again on use")}
 
 
 @click.group("cache")

@@ -20,6 +20,7 @@ VERBS = {
     "export": "t2a_edge.apps.export_cmd:export",
     "info": "t2a_edge.apps.info_cmd:info",
     "cache": "t2a_edge.apps.cache_cmd:cache",
+    "native": "t2a_edge.apps.native_cmd:native",
 }
 SUMMARIES = {
     "generate": "Turn prompts into audio files.",
@@ -31,6 +32,7 @@ SUMMARIES = {
     "export": "Write a trained model as a shareable folder with its defaults.",
     "info": "Versions, backends, CPU features and paths.",
     "cache": "List or clean cached bundles and judge features.",
+    "native": "Build the C++ ExecuTorch runner and check a bundle under it.",
 }
 
 

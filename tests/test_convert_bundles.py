@@ -331,3 +331,64 @@ def test_openvino_decoder_output_projections_are_found_by_weight_shape(converted
     names = output_projections(model, converted["model"].cfg)
     matmuls = [op for op in model.get_ops() if op.get_type_name() == "MatMul"]
     assert len(names) == 2 and len(matmuls) > 2, names
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_native_runner_gives_the_pybindings_waveform(converted, precision):
+    """The C++ runner (no Python) runs every program of an ExecuTorch bundle under the shared sampling
+    loop and gives the pybindings' waveform for the same seed, at cfg 1 (one-row step) and 3 (two)."""
+    from t2a_edge.apps.native import NativeExecuTorchBackend, build_runner
+
+    folder = converted["folders"]["executorch", precision]
+    runner = build_runner(progress=None)
+    assert runner.is_file() and build_runner(progress=None) == runner  # built once, then cached
+    python_side = runtime_class("executorch")(folder)
+    native_side = NativeExecuTorchBackend(folder, runner)
+    try:
+        for cfg in (1.0, 3.0):
+            expected = generate(python_side, ["a dog barks", "rain"], 1.0, cfg=cfg)
+            actual = generate(native_side, ["a dog barks", "rain"], 1.0, cfg=cfg)
+            assert quality.snr_db(actual, expected) >= 60.0, (precision, cfg)
+        assert set(native_side.native_seconds) == {"text_encoder", "step", "decoder"}
+        assert all(s > 0 for s in native_side.native_seconds.values())
+    finally:
+        native_side.close()
+
+
+def test_native_runner_refuses_with_one_line(converted, tmp_path):
+    from t2a_edge.apps.native import RunnerProcess, build_runner
+
+    runner = build_runner(progress=None)
+    junk = tmp_path / "junk.pte"
+    junk.write_bytes(b"not a program")
+    with pytest.raises(T2AError, match="cannot load program"):
+        RunnerProcess(runner, junk)
+    folder = converted["folders"]["executorch", "fp32"]
+    manifest = read_manifest(folder)
+    process = RunnerProcess(runner, folder / manifest["components"]["decoder"]["file"])
+    try:
+        with pytest.raises(T2AError, match="method nonexistent failed"):
+            process.run("nonexistent", [np.zeros((1, 4, 16), np.float32)])
+        with pytest.raises(T2AError, match="float32, int64"):
+            process.run("forward", [np.zeros((1, 4, 16), np.float64)])
+        tokens = sample_inputs("decoder", converted["model"].cfg, 1, 4, seed=3)["tokens"]
+        (out,), seconds = process.run("forward", [tokens])  # still serving after the refusals
+        assert out.dtype == np.float32 and out.shape[0] == 1 and np.isfinite(out).all() and seconds > 0
+    finally:
+        process.close()
+
+
+def test_native_check_command(converted, tmp_path):
+    report = tmp_path / "native.json"
+    folder = converted["folders"]["executorch", "int8"]
+    run = subprocess.run([sys.executable, "-m", "t2a_edge.apps.cli", "native", "check", "--model", str(folder),
+                          "--runs", "1", "--seconds", "1", "--json", str(report)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "same seed, native against pybindings: identical waveforms" in run.stdout
+    figures = json.loads(report.read_text())
+    assert figures["identical"] and figures["precision"] == "int8" and figures["seconds"] == 1.0
+    assert set(figures["end_to_end_ms"]) == {"pybindings", "native"}
+    assert set(figures["native_component_ms"]) == {"text_encoder", "step", "decoder"}
+    missing = subprocess.run([sys.executable, "-m", "t2a_edge.apps.cli", "native", "check", "--model",
+                              str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
