@@ -14,7 +14,8 @@ def test_non_editable_wheel_installs_and_imports(tmp_path):
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next((tmp_path / "dist").glob("t2a_edge-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for module in ("core/model.py", "train/loop.py", "runtimes/sampler.py", "apps/cli.py", "convert/__init__.py"):
+    for module in ("core/model.py", "train/loop.py", "runtimes/sampler.py", "apps/cli.py", "convert/__init__.py",
+                   "apps/native/runner.cpp", "apps/native/CMakeLists.txt"):
         assert f"t2a_edge/{module}" in names
     assert not [n for n in names if n.split("/")[0] in ("core", "train", "convert", "runtimes", "apps", "tests")]
     target = tmp_path / "site"
