@@ -77,17 +77,22 @@ def test_resume_is_exact(synthetic_corpus, tmp_path, tiny_runs):
     assert all(torch.equal(oa[k], ob[k]) for k in oa)
 
 
+def _plain_straight_split(corpus, tmp_path, init: str, **setting) -> dict:
+    """Three student runs of 6 steps: without `setting`, with it, and with it stopped at step 3 and
+    resumed (the resume typing nothing: the run's stored settings stand)."""
+    runs = {name: tmp_path / name for name in ("plain", "straight", "split")}
+    train(_settings(stage="student", init=init), str(corpus), runs["plain"], show_progress=False)
+    train(_settings(stage="student", init=init, **setting), str(corpus), runs["straight"], show_progress=False)
+    train(_settings(stage="student", init=init, **setting), str(corpus), runs["split"], show_progress=False,
+          until_step=3)
+    train(_settings(stage="student", init=init), str(corpus), runs["split"], resume=True, show_progress=False)
+    return runs
+
+
 def test_dropout_changes_training_and_resumes_exactly(synthetic_corpus, tmp_path, tiny_runs):
     """A run with --dropout stopped and resumed equals the uninterrupted one (its masks are drawn
     from a per-step seed), and differs from the run without dropout."""
-    init = str(tiny_runs["teacher"])
-    runs = {name: tmp_path / name for name in ("plain", "straight", "split")}
-    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["plain"], show_progress=False)
-    train(_settings(stage="student", init=init, dropout=0.3), str(synthetic_corpus), runs["straight"],
-          show_progress=False)
-    train(_settings(stage="student", init=init, dropout=0.3), str(synthetic_corpus), runs["split"],
-          show_progress=False, until_step=3)
-    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["split"], resume=True, show_progress=False)
+    runs = _plain_straight_split(synthetic_corpus, tmp_path, str(tiny_runs["teacher"]), dropout=0.3)
     assert log_records(runs["split"])[-1]["event"] == "checkpoint"
     weights = {name: load_file(str(run / "checkpoints" / "step-00000006" / "weights.safetensors"))
                for name, run in runs.items()}
@@ -121,14 +126,7 @@ def test_ema_exports_the_average_and_resumes_exactly(synthetic_corpus, tmp_path,
     checkpoints exports its last weights."""
     from t2a_edge.core.model import load_model
 
-    init = str(tiny_runs["teacher"])
-    runs = {name: tmp_path / name for name in ("plain", "straight", "split")}
-    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["plain"], show_progress=False)
-    train(_settings(stage="student", init=init, ema=0.9), str(synthetic_corpus), runs["straight"],
-          show_progress=False)
-    train(_settings(stage="student", init=init, ema=0.9), str(synthetic_corpus), runs["split"],
-          show_progress=False, until_step=3)
-    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["split"], resume=True, show_progress=False)
+    runs = _plain_straight_split(synthetic_corpus, tmp_path, str(tiny_runs["teacher"]), ema=0.9)
     last = "checkpoints/step-00000006"
     raw = {name: load_file(str(run / last / "weights.safetensors")) for name, run in runs.items()}
     assert all(torch.equal(raw["plain"][k], raw["straight"][k]) for k in raw["plain"])  # the average only watches
