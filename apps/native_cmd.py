@@ -39,7 +39,8 @@ def build():
 @click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
               help="Timed generations per runtime, interleaved, after one warm-up each.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures as JSON.")
-def check(model, precision, prompt, seconds, seed, runs, json_path):
+@click.option("--force", is_flag=True, help="Overwrite an existing --json file.")
+def check(model, precision, prompt, seconds, seed, runs, json_path, force):
     """Generate the same clip through the C++ runtime and the Python bindings; compare and time them.
 
     Fails (exit 1) if the two waveforms differ by more than the bundles' parity bound (SNR 30 dB).
@@ -48,19 +49,20 @@ def check(model, precision, prompt, seconds, seed, runs, json_path):
     from t2a_edge.convert.bundle import E2E_SNR_DB
     from t2a_edge.convert.quality import snr_db
     from t2a_edge.core.errors import T2AError
-    from t2a_edge.runtimes.api import FALLBACK_DEFAULTS, TextToAudio
-    from t2a_edge.runtimes.select import load_backend
+    from t2a_edge.core.paths import check_output_file
+    from t2a_edge.runtimes.api import TextToAudio
 
+    # Inputs first: a bad one must not wait for a build or a conversion.
     if model != "default" and not Path(model).expanduser().exists():
-        raise T2AError(f"model path {model} does not exist")  # before a build the user would wait for
+        raise T2AError(f"model path {model} does not exist")
+    if json_path:
+        check_output_file(json_path, force, "--json")
     runner = build_runner(progress=_say)
-    python_side, meta, _ = load_backend(model, "executorch", None if _is_bundle(model) else precision)
+    python_tta = TextToAudio.load(model, "executorch", None if _is_bundle(model) else precision)
+    python_side = python_tta.backend
     native_side = NativeExecuTorchBackend(python_side.folder, runner)
     try:
-        defaults = {**FALLBACK_DEFAULTS["student"], **meta.get("defaults", {})}
-        defaults["seconds"] = min(defaults["seconds"], python_side.config.max_seconds)
-        engines = {"pybindings": TextToAudio(python_side, defaults, str(model)),
-                   "native": TextToAudio(native_side, defaults, str(model))}
+        engines = {"pybindings": python_tta, "native": TextToAudio(native_side, python_tta.defaults, str(model))}
         clips = {name: tta.generate(prompt, seconds=seconds, seed=seed) for name, tta in engines.items()}  # warm-up
         snr = snr_db(clips["pybindings"].samples, clips["native"].samples)
         times = {name: [] for name in engines}

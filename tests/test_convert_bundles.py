@@ -392,3 +392,6 @@ def test_native_check_command(converted, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "t2a_edge.apps.cli", "native", "check", "--model",
                               str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    again = subprocess.run([sys.executable, "-m", "t2a_edge.apps.cli", "native", "check", "--model", str(folder),
+                            "--json", str(report)], capture_output=True, text=True)
+    assert again.returncode != 0 and "already exists" in again.stderr and json.loads(report.read_text()) == figures
