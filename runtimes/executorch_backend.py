@@ -71,6 +71,11 @@ def _set_xnnpack_threads(threads: int) -> None:
 STEP_METHODS = {2: "forward", 1: "forward_one_row"}
 
 
+def method_for(inputs: dict[str, np.ndarray]) -> str:
+    """The program method a component call runs: the step's by its row count, else forward."""
+    return STEP_METHODS[len(inputs["guidance"])] if "guidance" in inputs else "forward"
+
+
 class ExecuTorchBackend(BundleBackend):
     """Each component is the loaded methods of an ExecuTorch program (`forward`; the step also one per row count)."""
 
@@ -100,9 +105,8 @@ class ExecuTorchBackend(BundleBackend):
         import torch
 
         _, methods, names = session
-        method = methods["forward"]
-        if "guidance" in inputs:  # the step: the method of its row count (converter 15 on; older: two rows)
-            method = methods.get(STEP_METHODS[len(inputs["guidance"])], method)
+        # Converter 15 on: the step's method of its row count; older bundles: forward, two rows.
+        method = methods.get(method_for(inputs), methods["forward"])
         try:
             out = method.execute([torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in names])
         except RuntimeError as exc:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from t2a_edge.core.errors import T2AError
-from t2a_edge.runtimes.executorch_backend import STEP_METHODS, ExecuTorchBackend
+from t2a_edge.runtimes.executorch_backend import ExecuTorchBackend, method_for
 
 SOURCE_DIR = Path(__file__).parent
 SOURCES = ("runner.cpp", "CMakeLists.txt")
@@ -157,8 +157,7 @@ class NativeExecuTorchBackend(ExecuTorchBackend):
 
     def _run(self, component: str, session, inputs: dict[str, np.ndarray]) -> np.ndarray:
         process, names = session
-        method = STEP_METHODS[len(inputs["guidance"])] if "guidance" in inputs else "forward"
-        outputs, seconds = process.run(method, [inputs[n] for n in names])
+        outputs, seconds = process.run(method_for(inputs), [inputs[n] for n in names])
         self.native_seconds[component] = self.native_seconds.get(component, 0.0) + seconds
         return outputs[0]
 
