@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -76,6 +77,26 @@ def cli():
     """Fast text-to-audio on laptops and phones."""
 
 
+# Failures of the user's machine rather than of the code: one line naming the file, not a traceback.
+MACHINE_ERRORS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+}
+
+
+def machine_error_line(exc: OSError) -> str | None:
+    """The one line for a full disk, a quota, a read-only or forbidden path; None for anything else."""
+    what = MACHINE_ERRORS.get(exc.errno)
+    if what is None:
+        return None
+    line = f"{what}: {exc.filename}" if exc.filename else what
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        line += " (free some space and run again; `t2a-edge cache list` shows what t2a-edge keeps)"
+    return line
+
+
 def main(argv=None):
     """Entry point: user mistakes become one line on stderr and a non-zero exit."""
     try:
@@ -94,6 +115,12 @@ def main(argv=None):
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    except OSError as exc:
+        line = machine_error_line(exc)
+        if line is None:
+            raise
+        click.echo(f"error: {line}", err=True)
+        sys.exit(2)
     except SystemExit:
         raise
 

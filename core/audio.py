@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -62,17 +64,32 @@ def atomic_write_bytes(path: Path, write) -> None:
         raise
 
 
+def write_sound_file(path: Path, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str | None) -> None:
+    """soundfile's write, atomic; a full disk is raised as OSError(ENOSPC) naming `path`."""
+    import soundfile as sf
+
+    path = Path(path)
+
+    def write(tmp):
+        try:
+            sf.write(tmp, samples, sample_rate, format=fmt, subtype=subtype)
+        except sf.SoundFileError as exc:
+            # libsndfile reports a full disk as a bare "System error": name it, so the CLI says so.
+            if shutil.disk_usage(path.parent).free < np.asarray(samples).nbytes:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+            raise T2AError(f"cannot write {path}: {exc}") from None
+
+    atomic_write_bytes(path, write)
+
+
 def save_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int = SAMPLE_RATE,
                overwrite: bool = False) -> Path:
     """Write mono audio as WAV/FLAC/OGG (by suffix) atomically; refuse to overwrite unless asked."""
-    import soundfile as sf
-
     path = Path(path)
     fmt = WRITABLE_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise T2AError(f"unsupported output format '{path.suffix}' for {path}: use .wav, .flac or .ogg")
     check_output_file(path, overwrite)
     samples = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
-    subtype = "PCM_16" if fmt in ("WAV", "FLAC") else None
-    atomic_write_bytes(path, lambda tmp: sf.write(tmp, samples, sample_rate, format=fmt, subtype=subtype))
+    write_sound_file(path, samples, sample_rate, fmt, "PCM_16" if fmt in ("WAV", "FLAC") else None)
     return path

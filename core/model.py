@@ -123,9 +123,8 @@ class DecoderGraph(nn.Module):
 
 def save_model(model: T2AModel, folder: str | Path, extra: dict | None = None, dtype=torch.float32) -> Path:
     """Write safetensors shards and model.json (config, kind, sha256 per file); atomic per file."""
-    from safetensors.torch import save_file
-
     from t2a_edge.core.audio import atomic_write_bytes
+    from t2a_edge.core.tensor_files import save_tensors
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -143,7 +142,7 @@ def save_model(model: T2AModel, folder: str | Path, extra: dict | None = None, d
     files = {}
     for i, shard in enumerate(shards):
         name = f"weights-{i:02d}.safetensors"
-        atomic_write_bytes(folder / name, lambda tmp, shard=shard: save_file(shard, tmp))
+        atomic_write_bytes(folder / name, lambda tmp, shard=shard: save_tensors(shard, tmp))
         files[name] = sha256_file(folder / name)
     for stale in folder.glob("weights-*.safetensors"):
         if stale.name not in files:

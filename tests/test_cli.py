@@ -35,6 +35,53 @@ def test_a_build_without_the_default_model_says_how_to_get_one(tmp_path, monkeyp
     assert not list(tmp_path.iterdir())
 
 
+def test_a_full_disk_is_one_line_naming_the_file(tiny_student, tmp_path, monkeypatch, capsys):
+    """libsndfile reports a full disk as a bare "System error": the user reads which file could not
+    be written and what to do, and no partial file is left."""
+    import collections
+    import shutil
+
+    import soundfile as sf
+
+    from t2a_edge.apps.cli import main
+
+    def full_disk_write(*args, **kwargs):
+        raise sf.LibsndfileError(2)  # SF_ERR_SYSTEM, what libsndfile raises on ENOSPC
+
+    monkeypatch.setattr(sf, "write", full_disk_write)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: collections.namedtuple("U", "total used free")(1, 1, 0))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["generate", "dog", "--model", str(tiny_student), "--backend", "torch", "-o", "dog.wav"])
+    err = capsys.readouterr().err
+    assert_one_line_error(stop.value.code, err, "no space left on device")
+    assert "dog.wav" in err and "t2a-edge cache list" in err
+    assert not list(tmp_path.iterdir())
+
+    # With room on the disk the same failure is not called a full disk, but it is still one line.
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: collections.namedtuple("U", "total used free")(1, 0, 1 << 40))
+    with pytest.raises(SystemExit) as stop:
+        main(["generate", "dog", "--model", str(tiny_student), "--backend", "torch", "-o", "dog.wav"])
+    err = capsys.readouterr().err
+    assert_one_line_error(stop.value.code, err, "cannot write")
+    assert "no space" not in err and not list(tmp_path.iterdir())
+
+
+def test_only_the_machines_own_failures_become_one_line():
+    """A full disk, a quota, a read-only or forbidden path are the user's to fix; any other OSError is
+    a bug and keeps its traceback."""
+    import errno
+
+    from t2a_edge.apps.cli import machine_error_line
+
+    line = machine_error_line(OSError(errno.ENOSPC, "No space left on device", "/cache/bundle/model.onnx"))
+    assert line.startswith("no space left on device: /cache/bundle/model.onnx") and "cache list" in line
+    assert machine_error_line(OSError(errno.EROFS, "Read-only file system", "/ro/x")) == "read-only file system: /ro/x"
+    assert machine_error_line(OSError(errno.EACCES, "Permission denied")) == "permission denied"
+    assert machine_error_line(FileNotFoundError(errno.ENOENT, "No such file", "/x")) is None
+    assert machine_error_line(OSError("no errno")) is None
+
+
 @pytest.mark.parametrize("args,pattern", [
     (["generate", "   "], "prompt is empty"),
     (["generate"], "no prompt given"),

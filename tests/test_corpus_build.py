@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import shutil
@@ -211,7 +212,7 @@ def test_user_mistakes_are_one_line_errors(tmp_path, fake_packages):
         read_manifest(tmp_path / "empty")
 
 
-def test_apt_messages_name_the_command(monkeypatch):
+def test_apt_messages_name_the_command(monkeypatch, tmp_path):
     monkeypatch.setattr(apt.shutil, "which", lambda tool: None)
     with pytest.raises(T2AError, match="apt-get.*not found.*Debian"):
         apt.require_tools()
@@ -221,6 +222,15 @@ def test_apt_messages_name_the_command(monkeypatch):
     monkeypatch.setattr(apt, "_run", lambda *a, **k: Result())
     with pytest.raises(T2AError, match="apt-get update"):
         apt.candidate_version("t2a-nope")
+
+    class Full:  # apt-get download into a full disk: the cause, not an `apt-get update` hint
+        stdout, returncode = "", 100
+        stderr = ("E: Failed to fetch http://deb.debian.org/debian/pool/main/o/openttd-opensfx/x.deb  "
+                  "Error writing to file - write (28: No space left on device)\n")
+    monkeypatch.setattr(apt, "_run", lambda *a, **k: Full())
+    with pytest.raises(OSError) as full:
+        apt.download("openttd-opensfx", "1.0.3-2", tmp_path)
+    assert full.value.errno == errno.ENOSPC and full.value.filename == str(tmp_path)
 
 
 def test_changed_rules_rebuild_only_that_source(tmp_path, fake_packages, monkeypatch):

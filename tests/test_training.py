@@ -213,6 +213,39 @@ def test_existing_run_needs_resume_and_corrupt_checkpoint_is_refused(synthetic_c
         train(_settings(steps=6), str(synthetic_corpus), run, resume=True, show_progress=False)
 
 
+def test_a_full_disk_at_a_checkpoint_keeps_the_last_one_and_says_so(synthetic_corpus, tmp_path, monkeypatch):
+    """safetensors reports a full disk as its own error type: it becomes OSError(ENOSPC) naming the file,
+    the partial checkpoint is removed and the previous one still resumes."""
+    import errno
+
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    from t2a_edge.core.tensor_files import save_tensors
+
+    with pytest.raises(OSError) as missing:  # a real failed write: its errno comes through
+        save_tensors({"w": torch.zeros(2)}, tmp_path / "no-such-folder" / "w.safetensors")
+    assert missing.value.errno == errno.ENOENT and missing.value.filename.endswith("w.safetensors")
+
+    real_save, calls = safetensors.torch.save_file, []
+
+    def full_after_first_checkpoint(tensors, filename, *args, **kwargs):
+        calls.append(filename)
+        if "partial" in str(filename) and len([c for c in calls if "partial" in str(c)]) > 2:
+            raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+        return real_save(tensors, filename, *args, **kwargs)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full_after_first_checkpoint)
+    run = tmp_path / "run"
+    with pytest.raises(OSError) as full:
+        train(_settings(steps=6), str(synthetic_corpus), run, show_progress=False)
+    assert full.value.errno == errno.ENOSPC and "checkpoints" in full.value.filename
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000003"]
+    monkeypatch.setattr(safetensors.torch, "save_file", real_save)
+    train(_settings(steps=6), str(synthetic_corpus), run, resume=True, show_progress=False)
+    assert [r["step"] for r in log_records(run) if r["event"] == "start"] == [0, 3]
+
+
 def test_sigterm_checkpoints_and_stops(synthetic_corpus, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "t2a_edge.apps.cli", "train", "codec", "--data", str(synthetic_corpus),

@@ -46,7 +46,7 @@ def save_checkpoint(run_dir: Path, step: int, module: torch.nn.Module, optimizer
 
     `average`: the run's weight average (train.ema), kept beside the weights for an exact resume.
     """
-    from safetensors.torch import save_file
+    from t2a_edge.core.tensor_files import save_tensors
 
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
@@ -54,12 +54,12 @@ def save_checkpoint(run_dir: Path, step: int, module: torch.nn.Module, optimizer
     tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
     try:
         weights = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
-        save_file(weights, str(tmp / "weights.safetensors"))
+        save_tensors(weights, tmp / "weights.safetensors")
         opt_tensors, opt_meta = _optimizer_tensors(optimizer)
-        save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+        save_tensors(opt_tensors, tmp / "optimizer.safetensors")
         names = ["weights.safetensors", "optimizer.safetensors"]
         if average is not None:
-            save_file(average, str(tmp / "average.safetensors"))
+            save_tensors(average, tmp / "average.safetensors")
             names.append("average.safetensors")
         state = {
             "step": step,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import shutil
@@ -64,6 +65,8 @@ def download(package: str, version: str, folder: str | os.PathLike) -> Path:
     if result.returncode != 0:
         err = (result.stderr or result.stdout).strip().splitlines()
         detail = next((line for line in err if line.startswith("E:")), err[-1] if err else "failed")
+        if "No space left on device" in detail:  # the CLI says so, with what to free, in one line
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder))
         if "Permission denied" in detail or "are you root" in detail:
             raise T2AError(f"apt-get download {package} failed ({detail}): "
                            f"run `sudo apt-get update && apt-get download {package}` or build as root")

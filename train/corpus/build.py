@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from t2a_edge.core.audio import SAMPLE_RATE, atomic_write_bytes
+from t2a_edge.core.audio import SAMPLE_RATE, atomic_write_bytes, write_sound_file
 from t2a_edge.core.errors import T2AError
 from t2a_edge.train.corpus import apt, captions, clean, copyright as dep5
 from t2a_edge.train.corpus.extract import Found, walk
@@ -50,8 +50,6 @@ def _slug(path: str) -> str:
 
 def process_file(data: bytes, out_dir: str, prefix: str) -> list[dict]:
     """Decode, clean and write one file's clips as FLAC (skipping ones already on disk); return their facts."""
-    import soundfile as sf
-
     try:
         samples, rate = clean.decode(data)
     except Exception as exc:  # a file soundfile cannot read is skipped, not fatal
@@ -65,7 +63,7 @@ def process_file(data: bytes, out_dir: str, prefix: str) -> list[dict]:
         clip_id = f"{prefix}-{digest[:10]}"
         path = Path(out_dir) / f"{clip_id}.flac"
         if not path.exists():
-            atomic_write_bytes(path, lambda tmp: sf.write(tmp, pcm, SAMPLE_RATE, format="FLAC", subtype="PCM_16"))
+            write_sound_file(path, pcm, SAMPLE_RATE, "FLAC", "PCM_16")
         stats = clean.describe(pcm.astype("float32") / 32767.0)
         results.append({"id": clip_id, "file": path.name, "duration": round(len(pcm) / SAMPLE_RATE, 3),
                         "pcm_sha256": digest, "window": index if len(parts) > 1 else None,
