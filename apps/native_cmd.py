@@ -57,8 +57,9 @@ def check(model, precision, prompt, seconds, seed, runs, json_path, force):
         raise T2AError(f"model path {model} does not exist")
     if json_path:
         check_output_file(json_path, force, "--json")
-    runner = build_runner(progress=_say)
+    # The model next (a folder that is no model is refused here), then the runner: no build for nothing.
     python_tta = TextToAudio.load(model, "executorch", None if _is_bundle(model) else precision)
+    runner = build_runner(progress=_say)
     python_side = python_tta.backend
     native_side = NativeExecuTorchBackend(python_side.folder, runner)
     try:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import pytest
+
+TEST_CACHE = []  # the cache folder this session made, removed when it ends
 
 
 def pytest_configure(config):
     # Tests never read or write the user's cache: no recorded "fastest backend", no cached bundles.
     if "T2A_EDGE_CACHE" not in os.environ:
         os.environ["T2A_EDGE_CACHE"] = tempfile.mkdtemp(prefix="t2a-edge-test-cache-")
+        TEST_CACHE.append(os.environ["T2A_EDGE_CACHE"])
+
+
+def pytest_unconfigure(config):
+    for folder in TEST_CACHE:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
