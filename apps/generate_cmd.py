@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from t2a_edge.core.errors import T2AError
 from t2a_edge.core.paths import check_output_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+DEFAULT_BATCH = 8
 
 
 def slug(prompt: str, taken: set[str]) -> str:
@@ -90,9 +92,12 @@ def read_prompts(prompts: tuple[str, ...], prompts_file: str | None) -> list[str
 @click.option("--spectrogram", type=click.Path(dir_okay=False), default=None, help="Also save a spectrogram PNG.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per clip on stdout.")
+@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=DEFAULT_BATCH, show_default=True,
+              help="Prompts generated at a time; each batch's files are written as it finishes. Memory grows "
+                   "with it; the clips do not change.")
 def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperature, noise_correlation, anchors,
-             spread, smooth, teacher_steps, model, backend, precision, device, spectrogram, force, as_json):
-    """Generate one clip per PROMPT (all in one batch) and write them as 16 kHz audio files."""
+             spread, smooth, teacher_steps, model, backend, precision, device, spectrogram, force, as_json, batch_size):
+    """Generate one clip per PROMPT (--batch at a time) and write them as 16 kHz audio files."""
     import time
 
     prompt_list = read_prompts(prompts, prompts_file)
@@ -121,32 +126,48 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
     if defaulted:
         say(f"model defaults used: {', '.join(defaulted)}")
     n_tokens = tta.backend.config.tokens_for(used["seconds"])
-    with click.progressbar(length=n_tokens, label="generating", file=sys.stderr,
-                           hidden=as_json or not sys.stderr.isatty()) as bar:
-        clips = tta.generate(prompt_list, seed=seed, teacher_steps=teacher_steps, progress=bar.update, **used)
-    for clip, path in zip(clips, paths):
-        clip.save(path, overwrite=force)
-    timings = clips[0].info["timings"]
+    batches = math.ceil(len(prompt_list) / batch_size)
+    bar = None  # the current batch's progress bar: one per batch, so the lines it writes sit between bars
+    made = tta.generate_batches(prompt_list, batch_size, seed=seed, teacher_steps=teacher_steps,
+                                progress=lambda count: bar.update(count), **used)
+    timings, kept = {}, []
+    for index in range(batches):
+        first = index * batch_size
+        last = min(first + batch_size, len(paths))
+        label = "generating" if batches == 1 else f"generating {first + 1}-{last} of {len(paths)}"
+        with click.progressbar(length=n_tokens, label=label, file=sys.stderr,
+                               hidden=as_json or not sys.stderr.isatty()) as bar:
+            clips = next(made)
+        for clip, path in zip(clips, paths[first:]):
+            clip.save(path, overwrite=force)
+            _report(clip, path, seed, load_seconds, as_json)
+        for stage, spent in clips[0].info["timings"].items():
+            timings[stage] = timings.get(stage, 0.0) + spent
+        if spectrogram:
+            kept += clips
     if spectrogram:
         from t2a_edge.apps.spectrogram import save_spectrogram
 
-        save_spectrogram(clips, spectrogram, overwrite=force)
-    for clip, path in zip(clips, paths):
-        if as_json:
-            click.echo(json.dumps({"file": str(path), "prompt": clip.prompt, "seconds": clip.seconds,
-                                   "sample_rate": clip.sample_rate, "backend": clip.info["backend"],
-                                   "precision": clip.info["precision"], "seed": seed,
-                                   "steps": clip.info["steps"], "cfg": clip.info["cfg"],
-                                   "temperature": clip.info["temperature"],
-                                   "noise_correlation": clip.info["noise_correlation"],
-                                   "anchors": clip.info["anchors"], "spread": clip.info["spread"],
-                                   "smooth": clip.info["smooth"],
-                                   "timings": {"load": load_seconds, **timings}}))
-        else:
-            click.echo(f"wrote {path} ({clip.seconds:.2f} s): {clip.prompt}")
+        save_spectrogram(kept, spectrogram, overwrite=force)
     if not as_json:
-        rtf = timings["total"] / (used["seconds"] * len(clips))
+        rtf = timings["total"] / (used["seconds"] * len(paths))
         click.echo(f"timings: load {load_seconds:.2f} s, text {timings['text']:.3f} s, steps {timings['steps']:.3f} s, "
                    f"decode {timings['decode']:.3f} s, total {timings['total']:.2f} s (real-time factor {rtf:.3f})")
         if spectrogram:
             click.echo(f"wrote {spectrogram}")
+
+
+def _report(clip, path: Path, seed: int, load_seconds: float, as_json: bool) -> None:
+    """The line for one written clip: JSON with how it was made, or a sentence."""
+    if as_json:
+        click.echo(json.dumps({"file": str(path), "prompt": clip.prompt, "seconds": clip.seconds,
+                               "sample_rate": clip.sample_rate, "backend": clip.info["backend"],
+                               "precision": clip.info["precision"], "seed": seed,
+                               "steps": clip.info["steps"], "cfg": clip.info["cfg"],
+                               "temperature": clip.info["temperature"],
+                               "noise_correlation": clip.info["noise_correlation"],
+                               "anchors": clip.info["anchors"], "spread": clip.info["spread"],
+                               "smooth": clip.info["smooth"],
+                               "timings": {"load": load_seconds, **clip.info["timings"]}}))
+    else:
+        click.echo(f"wrote {path} ({clip.seconds:.2f} s): {clip.prompt}")

@@ -132,23 +132,46 @@ class TextToAudio:
     def generate(self, prompt: str | list[str], seconds: float | None = None, seed: int = 0,
                  steps: int | None = None, cfg: float | None = None, temperature: float | None = None,
                  teacher_steps: int | None = None, progress=None, noise_correlation: float | None = None,
-                 anchors: int | None = None, spread: float | None = None, smooth: float | None = None):
-        """Generate one clip per prompt as one batch; a list in gives a list of Audio out.
+                 anchors: int | None = None, spread: float | None = None, smooth: float | None = None,
+                 batch_size: int | None = None):
+        """Generate one clip per prompt; a list in gives a list of Audio out.
 
-        `noise_correlation` (students; tokens, default 0) correlates the head's noise along time:
-        smoother, more coherent clips that the judge recognises less often (README, "The default model").
-        `anchors` A (K >= 2) makes the first step reveal A tokens that the later steps build on.
-        `spread` f scales every generated latent's distance from the corpus mean before decoding
-        (1 keeps them as drawn; runtimes.sampler.run_pipeline says why a default may set less).
-        `smooth` ms > 0 smooths the clip's loudness along time over that long a window (0: as drawn).
+        The prompts run as one batch, or `batch_size` at a time (less memory for a long list, the same
+        clips: see generate_batches). `noise_correlation` (students; tokens, default 0) correlates the
+        head's noise along time: smoother, more coherent clips that the judge recognises less often
+        (README, "The default model"). `anchors` A (K >= 2) makes the first step reveal A tokens that
+        the later steps build on. `spread` f scales every generated latent's distance from the corpus
+        mean before decoding (1 keeps them as drawn; runtimes.sampler.run_pipeline says why a default
+        may set less). `smooth` ms > 0 smooths the clip's loudness along time over that long a window
+        (0: as drawn).
+        """
+        if not isinstance(prompt, (str, list, tuple)):
+            raise T2AError(f"prompt must be a string or a list of strings, got {type(prompt).__name__}")
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        whole = max(len(prompts), 1)  # checked in generate_batches: an empty list is refused there
+        batches = self.generate_batches(prompts, whole if batch_size is None else batch_size, seconds, seed, steps, cfg,
+                                        temperature, teacher_steps, progress, noise_correlation, anchors, spread,
+                                        smooth)
+        clips = [clip for batch in batches for clip in batch]
+        return clips[0] if isinstance(prompt, str) else clips
+
+    def generate_batches(self, prompts: list[str], batch_size: int, seconds: float | None = None, seed: int = 0,
+                         steps: int | None = None, cfg: float | None = None, temperature: float | None = None,
+                         teacher_steps: int | None = None, progress=None, noise_correlation: float | None = None,
+                         anchors: int | None = None, spread: float | None = None, smooth: float | None = None):
+        """Yield the clips of `prompts` as lists of up to `batch_size`, each as soon as it is made.
+
+        Prompt i draws from the random stream [seed, i] whatever the batch it runs in, so the clips
+        are those of one batch (to float rounding) while memory holds one batch at a time. The whole
+        request is checked before the first batch runs.
         """
         from t2a_edge.runtimes.sampler import run_pipeline
 
         if self.backend.kind == "codec":
             raise T2AError(f"{self.source} is a codec, not a text-to-audio model: train a teacher and a student on it")
-        if not isinstance(prompt, (str, list, tuple)):
-            raise T2AError(f"prompt must be a string or a list of strings, got {type(prompt).__name__}")
-        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise T2AError(f"batch size must be a whole number >= 1, got {batch_size}")
+        prompts = list(prompts)
         d = self.defaults
         seconds = d["seconds"] if seconds is None else seconds
         steps = d["steps"] if steps is None else steps
@@ -165,19 +188,20 @@ class TextToAudio:
         else:
             teacher_steps = None
         self.check(prompts, seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed, smooth)
-        start = time.perf_counter()
-        waves, timings = run_pipeline(self.backend, self.tokenizer, [p.strip() for p in prompts], float(seconds),
-                                      int(steps), float(cfg), float(temperature), int(seed), teacher_steps,
-                                      progress, float(noise_correlation), int(anchors), float(spread),
-                                      smooth=float(smooth))
-        timings["total"] = time.perf_counter() - start
         settings = {"seconds": float(seconds), "steps": int(steps), "cfg": float(cfg),
                     "temperature": float(temperature), "noise_correlation": float(noise_correlation),
                     "anchors": int(anchors), "spread": float(spread), "smooth": float(smooth), "seed": int(seed),
                     "backend": self.backend.name, "precision": self.backend.precision, "teacher_steps": teacher_steps}
-        clips = [Audio(w, self.backend.config.codec.sample_rate, p, {**settings, "timings": timings})
-                 for w, p in zip(waves, prompts)]
-        return clips[0] if isinstance(prompt, str) else clips
+        for first in range(0, len(prompts), batch_size):
+            part = prompts[first:first + batch_size]
+            start = time.perf_counter()
+            waves, timings = run_pipeline(self.backend, self.tokenizer, [p.strip() for p in part], float(seconds),
+                                          int(steps), float(cfg), float(temperature), int(seed), teacher_steps,
+                                          progress, float(noise_correlation), int(anchors), float(spread),
+                                          smooth=float(smooth), first_example=first)
+            timings["total"] = time.perf_counter() - start
+            yield [Audio(w, self.backend.config.codec.sample_rate, p, {**settings, "timings": timings})
+                   for w, p in zip(waves, part)]
 
     def codec_roundtrip(self, samples: np.ndarray) -> np.ndarray:
         """Encode and decode real audio with the model's codec (torch backend only)."""

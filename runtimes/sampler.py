@@ -33,11 +33,13 @@ def head_noise(rng: np.random.Generator, n_tokens: int, noise_dim: int, correlat
 
 def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: int, steps: int, cfg: float,
                     temperature: float, seed: int, teacher_steps: int | None = None,
-                    progress=None, noise_correlation: float = 0.0, anchors: int = 0) -> np.ndarray:
+                    progress=None, noise_correlation: float = 0.0, anchors: int = 0,
+                    first_example: int = 0) -> np.ndarray:
     """K iterations of the cosine schedule in a random order; returns (B, N, token_dim) tokens.
 
-    Each example i draws from its own stream np.random.default_rng([seed, i]), so a prompt gives the
-    same audio alone or in a batch, and on every backend. The student draws noise U[-0.5, 0.5] for
+    Example i draws from its own stream np.random.default_rng([seed, first_example + i]), so a long
+    request split into batches (`first_example`: where the batch starts) gives the clips one batch
+    gives, a request's first prompt gives the same audio alone, and every backend the same draws. The student draws noise U[-0.5, 0.5] for
     every position (the head's clip noise channels once per clip; correlated along time with
     `noise_correlation`, see head_noise) and keeps the revealed ones; the teacher (torch only)
     samples just the revealed tokens with `teacher_steps` diffusion steps. `anchors` A > 0 makes the
@@ -50,7 +52,7 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
     batch = text.shape[0]
     cfg_model = backend.config
     token_dim, noise_dim = cfg_model.token_dim, cfg_model.head.noise_dim
-    rngs = [np.random.default_rng([seed, i]) for i in range(batch)]
+    rngs = [np.random.default_rng([seed, first_example + i]) for i in range(batch)]
     if cfg_model.summary_token:
         orders = np.stack([np.concatenate([[0], 1 + random_orders(rng, 1, n_tokens - 1)[0]]) for rng in rngs])
         anchors = max(anchors, 1)
@@ -93,7 +95,7 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
 def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float,
                  seed: int, teacher_steps: int | None = None, progress=None,
                  noise_correlation: float = 0.0, anchors: int = 0, spread: float = 1.0,
-                 smooth: float = 0.0) -> tuple[np.ndarray, dict]:
+                 smooth: float = 0.0, first_example: int = 0) -> tuple[np.ndarray, dict]:
     """Prompts -> (B, samples) waveforms of exactly `seconds`, plus per-stage wall times.
 
     `spread` scales every generated token before decoding. Latents are normalised to the corpus mean
@@ -112,7 +114,7 @@ def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: 
     timings["text"] = time.perf_counter() - start
     start = time.perf_counter()
     tokens = generate_tokens(backend, text, mask.astype(np.float32), n_tokens, steps, cfg, temperature, seed,
-                             teacher_steps, progress, noise_correlation, anchors)
+                             teacher_steps, progress, noise_correlation, anchors, first_example)
     timings["steps"] = time.perf_counter() - start
     start = time.perf_counter()
     if spread != 1.0:

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 
@@ -65,6 +66,42 @@ def test_a_full_disk_is_one_line_naming_the_file(tiny_student, tmp_path, monkeyp
     err = capsys.readouterr().err
     assert_one_line_error(stop.value.code, err, "cannot write")
     assert "no space" not in err and not list(tmp_path.iterdir())
+
+
+def test_batches_are_written_as_they_finish(tiny_student, tmp_path, monkeypatch, capsys):
+    """--batch N: the clips are those of one batch, and an interruption keeps every finished batch's files."""
+    import soundfile as sf
+
+    from t2a_edge.apps.cli import main
+    from t2a_edge.runtimes import sampler
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("clicks\na falling chirp\na short hiss\n")
+    base = ["generate", "--prompts-file", str(prompts), "--model", str(tiny_student), "--backend", "torch",
+            "--seconds", "1"]
+    main([*base, "-o", str(tmp_path / "whole")])
+    main([*base, "-o", str(tmp_path / "pairs"), "--batch", "2"])
+    names = sorted(p.name for p in (tmp_path / "whole").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "pairs").iterdir()) and len(names) == 3
+    for name in names:
+        assert np.array_equal(sf.read(tmp_path / "whole" / name)[0], sf.read(tmp_path / "pairs" / name)[0])
+
+    real, calls = sampler.run_pipeline, []
+
+    def interrupted_at_the_second_batch(*args, **kwargs):
+        calls.append(kwargs["first_example"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sampler, "run_pipeline", interrupted_at_the_second_batch)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main([*base, "-o", str(tmp_path / "cut"), "--batch", "2"])
+    out, err = capsys.readouterr()
+    assert stop.value.code == 130 and "interrupted" in err and calls == [0, 2]
+    assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == ["a_falling_chirp.wav", "clicks.wav"]
+    assert out.count("wrote ") == 2
 
 
 def test_only_the_machines_own_failures_become_one_line():

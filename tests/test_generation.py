@@ -47,6 +47,27 @@ def test_batch_gives_each_prompt_its_solo_result(student):
     np.testing.assert_allclose(batch[0].samples, solo.samples, atol=1e-5)
 
 
+def test_a_request_in_batches_gives_the_clips_of_one_batch(student):
+    """Prompt i draws from the stream [seed, i] whatever batch it runs in: batch_size bounds memory only."""
+    from t2a_edge.core.errors import T2AError
+
+    prompts = ["clicks", "a falling chirp", "a short hiss", "a low steady hum", "clicks"]
+    whole = student.generate(prompts, seconds=1.0, steps=3, seed=5)
+    for size in (1, 2, 4):
+        parts = list(student.generate_batches(prompts, size, seconds=1.0, steps=3, seed=5))
+        assert [len(part) for part in parts] == [min(size, len(prompts) - i) for i in range(0, len(prompts), size)]
+        split = [clip for part in parts for clip in part]
+        assert [c.prompt for c in split] == prompts
+        for a, b in zip(whole, split):
+            np.testing.assert_allclose(a.samples, b.samples, atol=1e-5)
+    assert not np.allclose(whole[0].samples, whole[4].samples)  # the same prompt at another place: another clip
+    again = student.generate(prompts, seconds=1.0, steps=3, seed=5, batch_size=3)
+    np.testing.assert_allclose(again[4].samples, whole[4].samples, atol=1e-5)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(T2AError, match="batch size must be a whole number >= 1"):
+            student.generate(prompts, batch_size=bad)
+
+
 def test_cost_grows_with_length(student):
     """The step graph sees only the tokens the requested length needs, never the maximum."""
     seen = []
