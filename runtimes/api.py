@@ -148,10 +148,11 @@ class TextToAudio:
         if not isinstance(prompt, (str, list, tuple)):
             raise T2AError(f"prompt must be a string or a list of strings, got {type(prompt).__name__}")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
-        whole = max(len(prompts), 1)  # checked in generate_batches: an empty list is refused there
-        batches = self.generate_batches(prompts, whole if batch_size is None else batch_size, seconds, seed, steps, cfg,
-                                        temperature, teacher_steps, progress, noise_correlation, anchors, spread,
-                                        smooth)
+        size = max(len(prompts), 1) if batch_size is None else batch_size  # an empty list: refused there
+        batches = self.generate_batches(prompts, size, seconds=seconds, seed=seed, steps=steps, cfg=cfg,
+                                        temperature=temperature, teacher_steps=teacher_steps, progress=progress,
+                                        noise_correlation=noise_correlation, anchors=anchors, spread=spread,
+                                        smooth=smooth)
         clips = [clip for batch in batches for clip in batch]
         return clips[0] if isinstance(prompt, str) else clips
 

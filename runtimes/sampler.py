@@ -39,10 +39,11 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
 
     Example i draws from its own stream np.random.default_rng([seed, first_example + i]), so a long
     request split into batches (`first_example`: where the batch starts) gives the clips one batch
-    gives, a request's first prompt gives the same audio alone, and every backend the same draws. The student draws noise U[-0.5, 0.5] for
-    every position (the head's clip noise channels once per clip; correlated along time with
-    `noise_correlation`, see head_noise) and keeps the revealed ones; the teacher (torch only)
-    samples just the revealed tokens with `teacher_steps` diffusion steps. `anchors` A > 0 makes the
+    gives, a request's first prompt gives the same audio alone, and every backend the same draws.
+    The student draws noise U[-0.5, 0.5] for every position (the head's clip noise channels once
+    per clip; correlated along time with `noise_correlation`, see head_noise) and keeps the revealed
+    ones; the teacher (torch only) samples just the revealed tokens with `teacher_steps` diffusion
+    steps. `anchors` A > 0 makes the
     first of K >= 2 steps reveal A tokens (core.masking.reveal_counts). A model with a summary
     position (core.config.ModelConfig.summary_token) draws it alone in the first of K >= 2 steps.
     A student with mask noise (core.config.BackboneConfig.mask_noise) gets a fresh N(0, 1) draw in

@@ -392,8 +392,9 @@ def test_native_check_command(converted, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "t2a_edge.apps.cli", "native", "check", "--model",
                               str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
-    not_a_model = subprocess.run([sys.executable, "-m", "t2a_edge.apps.cli", "native", "check", "--model", str(tmp_path)],
-                                 capture_output=True, text=True, env={**os.environ, "T2A_EDGE_CACHE": str(tmp_path / "c")})
+    not_a_model = subprocess.run([sys.executable, "-m", "t2a_edge.apps.cli", "native", "check",
+                                  "--model", str(tmp_path)], capture_output=True, text=True,
+                                 env={**os.environ, "T2A_EDGE_CACHE": str(tmp_path / "c")})
     assert not_a_model.returncode == 2 and "is not a t2a-edge model" in not_a_model.stderr
     assert not (tmp_path / "c" / "native").exists()  # refused before the runner is built
     again = subprocess.run([sys.executable, "-m", "t2a_edge.apps.cli", "native", "check", "--model", str(folder),
