@@ -73,7 +73,9 @@ def clean(everything, features, dry_run):
     and folders of interrupted conversions. The corpus and the judge model are never touched."""
     from t2a_edge.runtimes.bundle_cache import folder_bytes, remove, remove_folder, scan
 
-    chosen = [e for e in scan() if e.stale or (everything and not e.busy)]
+    entries = scan()
+    chosen = [e for e in entries if e.stale or (everything and not e.busy)]
+    busy = [e for e in entries if e.busy]
     extra = _features_dir() if features and _features_dir().is_dir() else None
     verb = "would remove" if dry_run else "removed"
     freed = 0
@@ -86,6 +88,9 @@ def clean(everything, features, dry_run):
             remove_folder(extra)  # the feature cache recomputes an entry it cannot find
         freed += size
         click.echo(f"{verb} {extra} ({_mib(size)}: judge features)")
+    if busy:
+        click.echo(f"kept {len(busy)} folder{'' if len(busy) == 1 else 's'} of a conversion that may still be "
+                   f"running ({_mib(sum(e.bytes for e in busy))}): an hour old, clean removes them as interrupted")
     if not chosen and extra is None:
         click.echo("nothing to remove: every cached bundle is in use (--all removes them too)")
         return
