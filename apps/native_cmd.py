@@ -52,12 +52,10 @@ def check(model, precision, prompt, seconds, seed, runs, json_path, force):
     from t2a_edge.core.paths import check_output_file
     from t2a_edge.runtimes.api import TextToAudio
 
-    # Inputs first: a bad one must not wait for a build or a conversion.
-    if model != "default" and not Path(model).expanduser().exists():
-        raise T2AError(f"model path {model} does not exist")
+    # Inputs first, then the model (a missing path or a folder that is no model is refused by load),
+    # then the runner: nothing waits for a build or a conversion it does not need.
     if json_path:
         check_output_file(json_path, force, "--json")
-    # The model next (a folder that is no model is refused here), then the runner: no build for nothing.
     python_tta = TextToAudio.load(model, "executorch", None if _is_bundle(model) else precision)
     runner = build_runner(progress=_say)
     python_side = python_tta.backend
