@@ -29,32 +29,23 @@ from t2a_edge.core.masking import MASK_SCHEDULES
               help="Student: lambda of the distillation MSE (0 = no distillation).")
 @click.option("--head-lr-mult", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Student: learning-rate multiplier of the energy head.")
-@click.option("--energy-tau", type=click.FloatRange(0, 1.4), default=None,
-              help="Student: weight of the energy score's repulsion term; below 1 the head learns a sharper "
-                   "distribution than the data's, above 1 a wider one [default: 1, the proper score].")
 @click.option("--crop-seconds", type=click.FloatRange(min=0.1), default=None, help="Codec: crop length.")
 @click.option("--kl-weight", type=click.FloatRange(min=0), default=None, help="Codec: weight of the KL term.")
 @click.option("--loss-on-padding/--no-loss-on-padding", default=None,
-              help="Teacher/student: score the silence that pads short clips [default: on].")
+              help="Teacher/student: score the silence that pads short clips [default: off].")
 @click.option("--full-mask-share", type=click.FloatRange(0, 1), default=None,
               help="Teacher/student: share of examples trained with every token hidden, as in a one-step "
                    "generation [default: 0].")
 @click.option("--mask-schedule", type=click.Choice(MASK_SCHEDULES), default=None,
               help="Teacher/student: hidden share per example: MAR's truncated normal on [0.7, 1], or "
-                   "cos(pi/2 u) as the sampler's schedule visits it [default: mar].")
-@click.option("--clip-noise", type=click.IntRange(min=0), default=None,
-              help="Student: energy-head noise channels drawn once per clip and shared by its tokens [default: 0].")
-@click.option("--clip-energy-weight", type=click.FloatRange(min=0), default=None,
-              help="Student: weight of the energy score of whole clips, beside the per-token one [default: 0].")
+                   "cos(pi/2 u) as the sampler's schedule visits it [default: cosine].")
 @click.option("--category-captions", type=click.FloatRange(0, 1), default=None,
               help="Teacher/student: share of examples given a caption of any clip of their category [default: 0].")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Teacher/student: dropout on the backbone's attention and MLP outputs while training [default: 0].")
 @click.option("--rope-dims", type=click.IntRange(min=0), default=None,
               help="Teacher: channels per attention head turned by rotary positions over the latent tokens "
-                   "[default: 0].")
-@click.option("--local-kernel", type=click.IntRange(min=0), default=None,
-              help="Teacher: odd window of revealed neighbours mapped into each latent position's input [default: 0].")
+                   "[default: the preset's, 32 for small].")
 @click.option("--head-width", type=click.IntRange(min=8), default=None,
               help="Teacher: width of the per-token heads; the student's energy head takes it too [default: the "
                    "preset's, 384 for small].")
@@ -64,35 +55,11 @@ from t2a_edge.core.masking import MASK_SCHEDULES
               help="Codec: latent channels (PCA components) per latent frame [default: the preset's, 64 for small].")
 @click.option("--patch", type=click.IntRange(1, 32), default=None,
               help="Teacher: latent frames per token (20 ms each with the shipped codec) [default: 2].")
-@click.option("--timestep-power", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Teacher: draw diffusion timesteps as T * u^(1/P); above 1 more of them at high noise "
-                   "[default: 1, uniform].")
-@click.option("--shift-views", type=click.IntRange(1, 16), default=None,
-              help="Teacher/student: encode each training clip at this many sub-token offsets and draw one per "
-                   "example [default: 1].")
-@click.option("--summary-token", is_flag=True, default=None,
-              help="Teacher: lead each clip's tokens with their mean, drawn first when sampling at K >= 2.")
-@click.option("--summary-share", type=click.FloatRange(0, 1), default=None,
-              help="Teacher/student: share of examples with the summary revealed and every token hidden "
-                   "[default: 0].")
-@click.option("--mask-noise", is_flag=True, default=None,
-              help="Student: feed Gaussian noise to the backbone at hidden positions, so one step can draw a "
-                   "whole clip from one source [default: off].")
-@click.option("--clip-code", is_flag=True, default=None,
-              help="Student: feed one code per clip to the backbone at hidden positions, inferred from the clip "
-                   "in training and drawn from N(0, I) when sampling (measured: a lower hit-rate, README v33) "
-                   "[default: off].")
-@click.option("--clip-code-kl", type=click.FloatRange(min=0), default=None,
-              help="Student: weight of the clip code's KL term, per nat per clip [default: 0.001].")
-@click.option("--teacher-draws", type=click.FloatRange(0, 1), default=None,
-              help="Student: share of examples whose targets are the teacher's guided draws for their "
-                   "caption (see --draw-steps), drawn once at the start of the run [default: 0].")
-@click.option("--draws-per-caption", type=click.IntRange(1, 64), default=None,
-              help="Student: teacher draws per training caption for --teacher-draws [default: 2].")
-@click.option("--draw-cfg", type=click.FloatRange(min=0), default=None,
-              help="Student: the teacher's guidance scale for --teacher-draws [default: 3].")
-@click.option("--draw-steps", type=click.IntRange(1, 256), default=None,
-              help="Student: the teacher's MAR steps K for --teacher-draws [default: 1].")
+@click.option("--length-buckets/--no-length-buckets", default=None,
+              help="Teacher/student: batch clips of about one length, so little of a batch is padding [default: on].")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default=None,
+              help="Forward-pass arithmetic: bf16 autocast or fp32; auto picks bf16 where the machine has it "
+                   "natively and prints its choice [default: auto].")
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Export an exponential moving average of the weights with this decay (e.g. 0.999) instead of "
                    "the last step's [default: 0, off].")
@@ -103,27 +70,20 @@ from t2a_edge.core.masking import MASK_SCHEDULES
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
-          distill_weight, head_lr_mult, energy_tau, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
-          clip_noise, clip_energy_weight, category_captions, dropout, rope_dims, local_kernel, head_width, downsample,
-          latent_dim, patch, timestep_power, shift_views, summary_token, summary_share, mask_noise, clip_code, clip_code_kl,
-          teacher_draws, draws_per_caption, draw_cfg, draw_steps, ema, until_step, time_limit, device, quiet):
+          distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
+          category_captions, dropout, rope_dims, head_width, downsample, latent_dim, patch, length_buckets, precision,
+          ema, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings
 
     given = {"steps": steps, "batch": batch, "lr": lr, "checkpoint_every": checkpoint_every,
              "log_every": log_every, "distill_weight": distill_weight, "head_lr_mult": head_lr_mult,
-             "energy_tau": energy_tau,
              "crop_seconds": crop_seconds, "kl_weight": kl_weight, "loss_on_padding": loss_on_padding,
              "full_mask_share": full_mask_share, "mask_schedule": mask_schedule,
-             "clip_noise": clip_noise, "clip_energy_weight": clip_energy_weight,
              "category_captions": category_captions, "dropout": dropout, "rope_dims": rope_dims,
-             "local_kernel": local_kernel, "head_width": head_width, "downsample": downsample,
-             "latent_dim": latent_dim, "patch": patch, "timestep_power": timestep_power, "shift_views": shift_views,
-             "summary_token": summary_token, "summary_share": summary_share, "mask_noise": mask_noise,
-             "clip_code": clip_code, "clip_code_kl": clip_code_kl,
-             "teacher_draws": teacher_draws, "draws_per_caption": draws_per_caption, "draw_cfg": draw_cfg,
-             "draw_steps": draw_steps, "ema": ema}
+             "head_width": head_width, "downsample": downsample, "latent_dim": latent_dim, "patch": patch,
+             "length_buckets": length_buckets, "precision": precision, "ema": ema}
     settings = Settings(stage=stage, preset=preset, seed=seed, init=init,
                         **{k: v for k, v in given.items() if v is not None})
     source = click.get_current_context().get_parameter_source

@@ -233,10 +233,8 @@ def export_friendly(explicit_attention: bool = False):
 
 
 def min_tokens(config: ModelConfig) -> int:
-    """The fewest positions a graph takes. A summary model's decoder slices the summary off, and
-    torch.export would specialise a slice of length 0 or 1: 2 latent tokens at least (generation
-    asks for 13 or more)."""
-    return 1 + 2 * config.summary_token
+    """The fewest positions a graph takes."""
+    return 1
 
 
 def dynamic_shapes(component: Component, config: ModelConfig, max_batch: int = MAX_BATCH,

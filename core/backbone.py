@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t2a_edge.core.config import BackboneConfig
+from t2a_edge.core.heads import timestep_embedding
 
 
 class Block(nn.Module):
@@ -55,26 +56,6 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos, rest], dim=-1)
 
 
-class ClipEncoder(nn.Module):
-    """The posterior q(c | clip) of a clip code: per-token MLP, mean over the clip's own tokens, then
-    the mean and log-variance of a Gaussian as wide as a token."""
-
-    def __init__(self, token_dim: int, width: int):
-        super().__init__()
-        self.per_token = nn.Sequential(nn.Linear(token_dim, width), nn.GELU(), nn.Linear(width, width), nn.GELU())
-        self.out = nn.Linear(width, 2 * token_dim)
-        # Zero at first: q starts as the prior N(0, I), so the student starts as its teacher.
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, tokens: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """tokens (B, N, D), valid (B, N) -> mean, log-variance (B, 1, D)."""
-        weights = valid[..., None]
-        pooled = (self.per_token(tokens) * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True).clamp_min(1.0)
-        mean, logvar = self.out(pooled).chunk(2, dim=-1)
-        return mean, logvar.clamp(-10.0, 5.0)
-
-
 class Backbone(nn.Module):
     """Returns the final hidden state of each latent position: the head's condition z_i, and the
     target of representation distillation."""
@@ -97,78 +78,64 @@ class Backbone(nn.Module):
             self.sentence_out = nn.Linear(cfg.text_dim, w)
         for p in (self.mask_token, self.text_pos, self.token_pos, self.null_text):
             nn.init.normal_(p, std=0.02)
-        if cfg.mask_noise or cfg.clip_code:
-            # Small at first, so a student starting from its teacher's backbone starts from its states.
-            self.noise_proj = nn.Linear(token_dim, w)
-            nn.init.normal_(self.noise_proj.weight, std=0.02)
-            nn.init.zeros_(self.noise_proj.bias)
-        if cfg.clip_code:
-            self.clip_encoder = ClipEncoder(token_dim, w)  # training only: the sampler draws c from the prior
-            # The code also goes straight to the hidden positions' output, as the sentence does: fed
-            # only at the input, through eight blocks, a student barely used it in 600 steps (README: v33).
-            # Zero at first, so the student starts from its teacher's states.
-            self.code_out = nn.Linear(token_dim, w)
-            nn.init.zeros_(self.code_out.weight)
-            nn.init.zeros_(self.code_out.bias)
-        if cfg.local_kernel % 2 == 0 and cfg.local_kernel:
-            raise ValueError(f"local_kernel must be odd, not {cfg.local_kernel}")
-        if cfg.local_kernel:
-            # A linear map of the revealed neighbours' embeddings at offsets -r..r, added to every
-            # position's input: a revealed neighbour predicts a token better than anything else, and
-            # attention did not learn to find neighbours in a CPU-sized run (README: v17). A dense
-            # map at the usual init, not per-channel weights from zero: with Adam at 3e-4 a weight
-            # moves ~0.6 in 2000 steps at most, too little for a per-channel weight to reach 1.
-            self.local_mix = nn.Linear(cfg.local_kernel * w, w)
+        if cfg.mar_inputs:
+            self.token_norm = nn.LayerNorm(w)
+            self.out_pos = nn.Parameter(torch.zeros(max_tokens, w))
+            nn.init.normal_(self.out_pos, std=0.02)
+            # The clip's length in tokens, embedded as a diffusion timestep is: generation asks for a
+            # length, and a short sound padded or a long one cropped are different targets.
+            self.duration_in = nn.Linear(w, w)
         if cfg.rope_dims % 2 or cfg.rope_dims > w // cfg.heads:
             raise ValueError(f"rope_dims must be even and at most the head width {w // cfg.heads}, not {cfg.rope_dims}")
         if cfg.rope_dims:
-            # Relative positions for attention between latent tokens. A learned absolute embedding
-            # alone barely moved from its 0.02 init in a CPU-sized run, which left the backbone blind
-            # to where revealed tokens sit (it treated them as a bag). Caption states get angle 0.
-            # Measured with the neighbour path in a 2000-step teacher: no gain (README: v17).
+            # Relative positions for attention between latent tokens: a learned absolute embedding
+            # alone stayed near its init in CPU-sized runs (norm ~0.36 beside a token's ~8.5), which
+            # left the backbone blind to which revealed tokens are neighbours. Caption states get angle 0.
             positions = torch.cat([torch.zeros(cfg.text_tokens), torch.arange(max_tokens)])
             cos, sin = rotary_tables(positions, cfg.rope_dims)
             self.register_buffer("rotary_cos", cos, persistent=False)
             self.register_buffer("rotary_sin", sin, persistent=False)
 
     def forward(self, text: torch.Tensor, text_mask: torch.Tensor, tokens: torch.Tensor,
-                known: torch.Tensor) -> torch.Tensor:
+                known: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         """text (B, L, 384), text_mask (B, L), tokens (B, N, D), known (B, N) -> z (B, N, W).
 
-        Hidden positions' tokens are ignored, or with mask_noise / clip_code read as the noise of one draw.
+        Hidden positions' tokens are ignored.
+        `valid` (B, N), 1 where a position is the clip's own: with mar_inputs, padding (0) is hidden
+        from attention and the clip's length is its count; None (generation): every position is.
+        L may be shorter than text_tokens (a training batch cut to its longest caption).
         """
-        n = tokens.shape[1]
-        x_text = self.text_proj(text) + self.text_pos
-        embedded, revealed = self.token_proj(tokens), known[..., None] > 0.5
-        noisy = self.cfg.mask_noise or self.cfg.clip_code
-        hidden = self.mask_token + self.noise_proj(tokens) if noisy else self.mask_token
-        x_tokens = torch.where(revealed, embedded, hidden)
-        if self.cfg.local_kernel:
-            x_tokens = x_tokens + self.neighbours(torch.where(revealed, embedded, 0.0))
+        n, length = tokens.shape[1], text.shape[1]
+        x_text = self.text_proj(text) + self.text_pos[:length]
+        x_tokens = torch.where(known[..., None] > 0.5, self.token_proj(tokens), self.mask_token)
         x_tokens = x_tokens + self.token_pos[:n]
+        token_visible = torch.ones_like(known, dtype=x_tokens.dtype) if valid is None else valid.to(x_tokens.dtype)
+        if self.cfg.mar_inputs:
+            x_tokens = self.token_norm(x_tokens)
+            duration = token_visible.sum(1)
+            length_code = timestep_embedding(duration, x_tokens.shape[-1]).to(x_tokens.dtype)
+            x_tokens = x_tokens + self.duration_in(length_code)[:, None]
         if self.cfg.global_text:
             sentence = self.sentence(text, text_mask)
             x_tokens = x_tokens + self.sentence_in(sentence)
         x = torch.cat([x_text, x_tokens], dim=1)
-        # Padded caption positions are hidden from attention; latent positions are always visible.
-        visible = torch.cat([text_mask.to(x.dtype), torch.ones_like(known, dtype=x.dtype)], dim=1)
+        # Padded caption positions are hidden from attention; latent positions too where they pad (mar_inputs).
+        if not self.cfg.mar_inputs:
+            token_visible = torch.ones_like(known, dtype=x.dtype)
+        visible = torch.cat([text_mask.to(x.dtype), token_visible], dim=1)
         key_bias = ((1.0 - visible) * -1e4)[:, None, None, :]
         rotary = None
         if self.cfg.rope_dims:
-            length = x.shape[1]
-            rotary = (self.rotary_cos[:length], self.rotary_sin[:length])
+            rotary = (self.rotary_cos[:length + n], self.rotary_sin[:length + n])
+            if length != self.cfg.text_tokens:  # caption states all sit at angle 0; tokens start after them
+                rotary = tuple(torch.cat([table[:length], table[self.cfg.text_tokens:self.cfg.text_tokens + n]])
+                               for table in (self.rotary_cos, self.rotary_sin))
         for block in self.blocks:
             x = block(x, key_bias, rotary)
-        z = self.norm(x)[:, text.shape[1]:]
-        if self.cfg.clip_code:
-            z = z + torch.where(revealed, 0.0, self.code_out(tokens))
+        z = self.norm(x)[:, length:]
+        if self.cfg.mar_inputs:
+            z = z + self.out_pos[:n]
         return z + self.sentence_out(sentence) if self.cfg.global_text else z
-
-    def neighbours(self, revealed: torch.Tensor) -> torch.Tensor:
-        """(B, N, W) embeddings of revealed tokens (0 where hidden) -> a linear map of each window -r..r."""
-        n, radius = revealed.shape[1], self.cfg.local_kernel // 2
-        padded = F.pad(revealed, (0, 0, radius, radius))
-        return self.local_mix(torch.cat([padded[:, k:k + n] for k in range(self.cfg.local_kernel)], dim=-1))
 
     def set_dropout(self, p: float) -> None:
         """Drop a share p of each block's attention and MLP outputs while training (MAR's ViT: 0.1)."""
@@ -182,6 +149,12 @@ class Backbone(nn.Module):
         return (text * weights).sum(dim=1, keepdim=True) / weights.sum(dim=1, keepdim=True).clamp_min(1.0)
 
     def null_like(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The null text states and an all-visible mask, batched like `text`."""
-        batch = text.shape[0]
-        return self.null_text.expand(batch, -1, -1), torch.ones(batch, text.shape[1], dtype=text.dtype)
+        """The null text states and their mask, batched like `text` (whose length L may be short).
+
+        With mar_inputs only the first null position is visible, so the null caption is the same
+        whatever length a batch's captions are cut to; before it, every one of the L positions.
+        """
+        batch, length = text.shape[0], text.shape[1]
+        first = 1 if self.cfg.mar_inputs else length
+        mask = (torch.arange(length, device=text.device) < first).to(text.dtype).expand(batch, -1)
+        return self.null_text[:length].expand(batch, -1, -1), mask

@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 from t2a_edge.core.errors import T2AError
 
 
+# Variants measured and dropped (train/EXPERIMENTS.md): a model.json may name them switched off.
+RETIRED_BACKBONE = ("local_kernel", "mask_noise", "clip_code")
+RETIRED_HEAD = ("clip_noise_dim",)
+RETIRED_MODEL = ("summary_token",)
+
+
 @dataclass
 class CodecConfig:
     """Waveform <-> latent frames: an STFT-domain encoder and a Vocos-style decoder."""
@@ -51,19 +57,10 @@ class BackboneConfig:
     # Channels of each attention head's queries and keys turned by rotary position embedding over
     # the latent tokens; 0 (models trained before it) leaves position to the learned embedding alone.
     rope_dims: int = 0
-    # Odd width of the window of revealed neighbours' embeddings mapped into each latent position's
-    # input; 0 (models trained before it): none.
-    local_kernel: int = 0
-    # Student: hidden positions take the token input as Gaussian noise (the sampler fills it) and
-    # add its projection to the mask embedding. The backbone mixes every position, so one step can
-    # draw a whole clip whose tokens share one source, where the head's per-token noise alone draws
-    # each token on its own (README: the coherence table). Off for models trained before it.
-    mask_noise: bool = False
-    # Student: hidden positions take the token input as one clip code c, the same at every position:
-    # drawn from N(0, I) when sampling, from a posterior over the clip's own tokens when training
-    # (ClipEncoder, a conditional VAE), so that tokens drawn on their own given one c come from one
-    # sound (README: the coherence table). Measured: it lowers the hit-rate (README: v33). Off by default.
-    clip_code: bool = False
+    # MAR's inputs (models before it: off): token + position layer-normalised and the position added
+    # again to the output, padding hidden from attention, the clip's length as a condition, and a
+    # one-position null caption, so a caption prefix cut to its own length trains what generation runs.
+    mar_inputs: bool = False
 
 
 @dataclass
@@ -73,9 +70,6 @@ class HeadConfig:
     width: int = 384
     depth: int = 3
     noise_dim: int = 64  # energy head: eps ~ U[-0.5, 0.5]^noise_dim
-    # Energy head: the first clip_noise_dim noise channels are drawn once per clip and shared by all
-    # its positions and steps, so a clip's tokens can come from one source; 0: every channel per token.
-    clip_noise_dim: int = 0
     diffusion_steps: int = 1000  # teacher: training timesteps of the cosine schedule
     # Teacher: noise draws per token per training step. MAR uses 4; here the head costs as much as
     # the backbone per draw, so 2 buys ~1.4x more steps in the same CPU time.
@@ -96,10 +90,6 @@ class ModelConfig:
     # variance. 0 keeps the codec's whitened latents, where the loudness/envelope component (std 48
     # here) weighs no more in the losses than spectral detail (std 1.2); 0.5 weighs it ~6x more.
     token_pca_power: float = 0.0
-    # A position before the latent tokens that holds the mean of the clip's tokens (core.model.
-    # lead_with_summary). Generated first, it fixes which sound the clip is before its tokens are
-    # drawn, each of which alone cannot tell one source from another (README: v25).
-    summary_token: bool = False
 
     @property
     def token_dim(self) -> int:
@@ -118,11 +108,10 @@ class ModelConfig:
         return self.tokens_for(self.max_seconds)
 
     def tokens_for(self, seconds: float) -> int:
-        """Positions a generation of `seconds` fills: the latent tokens that cover it (rounded up),
-        after the summary position if the model has one."""
+        """Positions a generation of `seconds` fills: the latent tokens that cover it (rounded up)."""
         import math
 
-        return max(1, math.ceil(seconds * self.codec.sample_rate / self.token_samples - 1e-9)) + self.summary_token
+        return max(1, math.ceil(seconds * self.codec.sample_rate / self.token_samples - 1e-9))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -134,10 +123,16 @@ class ModelConfig:
     def from_dict(cls, data: dict) -> "ModelConfig":
         try:
             data = dict(data)
+            backbone, head = dict(data.pop("backbone", {})), dict(data.pop("head", {}))
+            retired = [name for part, keys in ((backbone, RETIRED_BACKBONE), (head, RETIRED_HEAD), (data, RETIRED_MODEL))
+                       for name in keys if part.pop(name, False)]
+            if retired:
+                raise T2AError(f"model config uses {', '.join(retired)}, dropped from t2a-edge "
+                               "(train/EXPERIMENTS.md keeps their record): retrain it with this version")
             return cls(
                 codec=CodecConfig(**data.pop("codec", {})),
-                backbone=BackboneConfig(**data.pop("backbone", {})),
-                head=HeadConfig(**data.pop("head", {})),
+                backbone=BackboneConfig(**backbone),
+                head=HeadConfig(**head),
                 **data,
             )
         except TypeError as exc:
@@ -149,12 +144,12 @@ def preset(name: str) -> ModelConfig:
     if name == "small":
         # Fast Griffin-Lim, 2 iterations: the judge hears it as the 4 plain ones it replaced (train/EXPERIMENTS.md v40).
         return ModelConfig(codec=CodecConfig(griffin_lim_iterations=2, griffin_lim_momentum=0.99),
-                           backbone=BackboneConfig(global_text=True), token_pca_power=0.5)
+                           backbone=BackboneConfig(global_text=True, rope_dims=32, mar_inputs=True), token_pca_power=0.5)
     if name == "tiny":
         return ModelConfig(
             codec=CodecConfig(encoder_width=32, encoder_layers=1, decoder_width=32, decoder_layers=1,
                               latent_dim=8),
-            backbone=BackboneConfig(width=32, depth=2, heads=2, text_tokens=16, global_text=True),
+            backbone=BackboneConfig(width=32, depth=2, heads=2, text_tokens=16, global_text=True, rope_dims=8, mar_inputs=True),
             head=HeadConfig(width=32, depth=2, noise_dim=16),
             max_seconds=2.0,
             token_pca_power=0.5,

@@ -113,24 +113,6 @@ def energy_score_loss(x1: torch.Tensor, x2: torch.Tensor, target: torch.Tensor, 
     return (score * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def clip_energy_score_loss(x1: torch.Tensor, x2: torch.Tensor, target: torch.Tensor,
-                           weight: torch.Tensor | None = None, alpha: float = 1.0, tau: float = 1.0) -> torch.Tensor:
-    """The energy score of whole clips: one distance over all (weighted) positions of an example.
-
-    Per-position scores judge each token's distribution on its own, so tokens drawn from different
-    sources score as well as tokens of one sound; this one is proper for the clip's joint
-    distribution. Distances are root-mean-square per position, so both scores share a scale.
-    """
-    w = torch.ones_like(target[..., 0]) if weight is None else weight
-    share = (w / w.sum(1, keepdim=True).clamp_min(1.0))[..., None].sqrt()  # (B, N, 1)
-
-    def flat(v):  # (B, N, D) -> (B, N * D) whose norm is the RMS over weighted positions of ||v_i||
-        return (v * share).flatten(1)
-
-    # Each example is one point; examples with nothing scored get weight 0.
-    return energy_score_loss(flat(x1), flat(x2), flat(target), (w.sum(1) > 0).to(target.dtype), alpha, tau)
-
-
 def diffusion_loss(predicted: torch.Tensor, noise: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """MSE between predicted and true noise, averaged over (weighted) positions."""
     err = (predicted - noise).pow(2).mean(-1)
@@ -139,4 +121,4 @@ def diffusion_loss(predicted: torch.Tensor, noise: torch.Tensor, weight: torch.T
     return (err * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-__all__ = ["DiffusionHead", "EnergyHead", "energy_score_loss", "clip_energy_score_loss", "diffusion_loss", "F"]
+__all__ = ["DiffusionHead", "EnergyHead", "energy_score_loss", "diffusion_loss", "F"]

@@ -58,9 +58,7 @@ class T2AModel(nn.Module):
         return latents[..., : t - t % p].reshape(b, d, t // p, p).permute(0, 2, 1, 3).reshape(b, t // p, d * p)
 
     def latents_from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(B, N, latent_dim * patch) -> (B, latent_dim, N * patch); a summary position is dropped."""
-        if self.cfg.summary_token:
-            tokens = tokens[:, 1:]
+        """(B, N, latent_dim * patch) -> (B, latent_dim, N * patch)."""
         b, n, _ = tokens.shape
         d, p = self.cfg.codec.latent_dim, self.cfg.patch
         latents = tokens.reshape(b, n, d, p).permute(0, 2, 1, 3).reshape(b, d, n * p)
@@ -82,14 +80,6 @@ class T2AModel(nn.Module):
         known_rows = known.unsqueeze(0).expand(rows, -1, -1).flatten(0, 1)
         z = self.backbone(text_rows, mask_rows, tokens_rows, known_rows).unflatten(0, (rows, batch))
         return (guidance.to(z.dtype)[:, None, None, None] * z).sum(0)
-
-
-def lead_with_summary(tokens: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, N, D) tokens and (B, N) validity (1 = the clip's own, 0 = padding) -> the same led by a
-    summary position, the mean of each row's valid tokens, which is always valid."""
-    weights = valid.to(tokens.dtype)[..., None]
-    summary = (tokens * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True).clamp_min(1.0)
-    return torch.cat([summary, tokens], dim=1), torch.cat([torch.ones_like(valid[:, :1]), valid], dim=1)
 
 
 class StudentStep(nn.Module):

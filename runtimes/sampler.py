@@ -40,31 +40,18 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
     Example i draws from its own stream np.random.default_rng([seed, first_example + i]), so a long
     request split into batches (`first_example`: where the batch starts) gives the clips one batch
     gives, a request's first prompt gives the same audio alone, and every backend the same draws.
-    The student draws noise U[-0.5, 0.5] for every position (the head's clip noise channels once
-    per clip; correlated along time with `noise_correlation`, see head_noise) and keeps the revealed
+    The student draws noise U[-0.5, 0.5] for every position (correlated along time with
+    `noise_correlation`, see head_noise) and keeps the revealed
     ones; the teacher (torch only) samples just the revealed tokens with `teacher_steps` diffusion
     steps. `anchors` A > 0 makes the
-    first of K >= 2 steps reveal A tokens (core.masking.reveal_counts). A model with a summary
-    position (core.config.ModelConfig.summary_token) draws it alone in the first of K >= 2 steps.
-    A student with mask noise (core.config.BackboneConfig.mask_noise) gets a fresh N(0, 1) draw in
-    every hidden position's token at each step; one with a clip code (BackboneConfig.clip_code) one
-    N(0, 1) draw per clip, the same in every hidden position and step.
+    first of K >= 2 steps reveal A tokens (core.masking.reveal_counts).
     """
     batch = text.shape[0]
     cfg_model = backend.config
     token_dim, noise_dim = cfg_model.token_dim, cfg_model.head.noise_dim
     rngs = [np.random.default_rng([seed, first_example + i]) for i in range(batch)]
-    if cfg_model.summary_token:
-        orders = np.stack([np.concatenate([[0], 1 + random_orders(rng, 1, n_tokens - 1)[0]]) for rng in rngs])
-        anchors = max(anchors, 1)
-    else:
-        orders = np.concatenate([random_orders(rng, 1, n_tokens) for rng in rngs])
-    shared = cfg_model.head.clip_noise_dim if teacher_steps is None else 0
-    # A head with clip noise gets the same first channels at every position and step of a clip.
-    clip_noise = np.stack([rng.uniform(-0.5, 0.5, shared) for rng in rngs]).astype(np.float32) if shared else None
+    orders = np.concatenate([random_orders(rng, 1, n_tokens) for rng in rngs])
     tokens = np.zeros((batch, n_tokens, token_dim), np.float32)
-    if cfg_model.backbone.clip_code and teacher_steps is None:  # one code per clip, for every step
-        codes = np.stack([rng.standard_normal((1, token_dim)) for rng in rngs]).astype(np.float32)
     known = np.zeros((batch, n_tokens), np.float32)
     rows = np.arange(batch)[:, None]
     revealed = 0
@@ -72,15 +59,7 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
         targets = orders[:, revealed:revealed + count]  # (B, count) positions revealed now
         if teacher_steps is None:
             noise = np.stack([head_noise(rng, n_tokens, noise_dim, noise_correlation) for rng in rngs]).astype(np.float32)
-            if shared:
-                noise[..., :shared] = clip_noise[:, None]
-            inputs = tokens
-            if cfg_model.backbone.clip_code:
-                inputs = np.where(known[..., None] > 0.5, tokens, codes)
-            elif cfg_model.backbone.mask_noise:  # drawn after the head's, so other models keep their stream
-                draw = np.stack([rng.standard_normal((n_tokens, token_dim)) for rng in rngs]).astype(np.float32)
-                inputs = np.where(known[..., None] > 0.5, tokens, draw)
-            predicted = backend.step(text, text_mask, inputs, known, noise, scale, temperature)[rows, targets]
+            predicted = backend.step(text, text_mask, tokens, known, noise, scale, temperature)[rows, targets]
         else:
             noise = np.stack([rng.standard_normal((teacher_steps + 1, count, token_dim)) for rng in rngs], axis=1)
             predicted = backend.teacher_step(text, text_mask, tokens, known, targets, noise.astype(np.float32),

@@ -101,25 +101,3 @@ def test_eval_coherence_refuses_an_empty_pool(tiny_student, synthetic_corpus, ca
     err = capsys.readouterr().err
     assert "has no clips in split 'validation'" in err and "Traceback" not in err and err.count("\n") == 1
 
-
-def test_eval_coherence_on_a_summary_model_keeps_the_asked_length(tiny_student, synthetic_corpus, cache_root,
-                                                                     monkeypatch, tmp_path):
-    """A summary model's decoder drops its first position: arranged clips still cover the asked seconds."""
-    import dataclasses
-
-    import soundfile as sf
-
-    from t2a_edge.apps.cli import main
-    from t2a_edge.core.model import T2AModel, load_model, save_model
-
-    source = load_model(tiny_student)
-    model = T2AModel(dataclasses.replace(source.cfg, summary_token=True), diffusion_head=False, energy_head=True)
-    model.codec.load_state_dict(source.codec.state_dict())
-    model.token_scale.copy_(source.token_scale)
-    save_model(model, tmp_path / "summary", extra={"kind": "student"})
-    monkeypatch.setenv("T2A_EDGE_CACHE", str(cache_root))
-    main(["eval", "coherence", "--model", str(tmp_path / "summary"), "--data", str(synthetic_corpus), "--seconds", "1",
-          "--out", str(tmp_path / "clips"), "--json", str(tmp_path / "c.json")])
-    for key in ("clip", "mixed"):
-        first = sorted((tmp_path / "clips" / key).iterdir())[0]
-        assert sf.info(first).duration == pytest.approx(1.0, abs=0.01)  # one token more is 1.04 s

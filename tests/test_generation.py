@@ -120,61 +120,6 @@ def test_written_files_follow_the_users_umask(tmp_path):
     assert (path.stat().st_mode & 0o777) == 0o644
 
 
-def test_clip_noise_is_shared_by_a_clips_positions_and_steps():
-    """A head with clip noise gets the same first channels at every position and step of a clip;
-    its other channels, and other clips, draw their own."""
-    import dataclasses
-
-    from t2a_edge.core.config import preset
-    from t2a_edge.runtimes.sampler import generate_tokens
-
-    tiny = preset("tiny")
-    seen = []
-
-    class Recorder:
-        config = dataclasses.replace(tiny, head=dataclasses.replace(tiny.head, clip_noise_dim=5))
-
-        def step(self, text, text_mask, tokens, known, noise, scale, temperature):
-            seen.append(noise.copy())
-            return np.zeros_like(tokens)
-
-    generate_tokens(Recorder(), np.zeros((2, 3, 384), np.float32), np.ones((2, 3), np.float32), n_tokens=12,
-                    steps=4, cfg=1.0, temperature=1.0, seed=0)
-    noise = np.stack(seen)  # (steps, clips, positions, channels)
-    clip, rest = noise[..., :5], noise[..., 5:]
-    assert len(seen) == 4 and (clip == clip[:1, :, :1]).all()
-    assert not np.allclose(clip[0, 0, 0], clip[0, 1, 0])
-    assert not np.allclose(rest[:, :, 0], rest[:, :, 1]) and not np.allclose(rest[0], rest[1])
-
-
-def test_a_clip_code_is_one_draw_per_clip_in_every_hidden_position_and_step():
-    """A student with a clip code gets one N(0, 1) vector per clip in every hidden position at every
-    step, another for each clip; revealed positions carry their tokens."""
-    import dataclasses
-
-    from t2a_edge.core.config import preset
-    from t2a_edge.runtimes.sampler import generate_tokens
-
-    tiny = preset("tiny")
-    seen = []
-
-    class Recorder:
-        config = dataclasses.replace(tiny, backbone=dataclasses.replace(tiny.backbone, clip_code=True))
-
-        def step(self, text, text_mask, tokens, known, noise, scale, temperature):
-            seen.append((tokens.copy(), known.copy()))
-            return np.full_like(tokens, 7.0)
-
-    generate_tokens(Recorder(), np.zeros((2, 3, 384), np.float32), np.ones((2, 3), np.float32), n_tokens=12,
-                    steps=3, cfg=1.0, temperature=1.0, seed=0)
-    first_code = seen[0][0][:, :1]  # every position is hidden at the first step
-    assert first_code.std() > 0.5 and not np.allclose(first_code[0], first_code[1])
-    for tokens, known in seen:
-        hidden = known < 0.5
-        assert np.array_equal(tokens[hidden], np.broadcast_to(first_code, tokens.shape)[hidden])
-        assert (tokens[~hidden] == 7.0).all()
-
-
 def test_correlated_head_noise_keeps_uniform_positions_and_ties_neighbours():
     """noise_correlation 0 is the old independent stream exactly; L > 0 keeps each position's noise
     uniform on [-0.5, 0.5] and correlates neighbours, less with distance."""
@@ -269,31 +214,6 @@ def test_anchors_make_the_first_step_reveal_that_many_tokens():
     assert [list(s) for s in seen] == [[0, 0], [3, 3]] and (tokens == 1).all()
     with pytest.raises(T2AError, match="anchors must be a whole number"):
         TextToAudio.load("default", backend="torch").generate("rain", steps=2, anchors=-2)
-
-
-def test_a_summary_model_draws_its_summary_alone_first():
-    """At K >= 2 the first step reveals only position 0, the summary; at K = 1 everything at once."""
-    import dataclasses
-
-    from t2a_edge.core.config import preset
-    from t2a_edge.runtimes.sampler import generate_tokens
-
-    seen = []
-
-    class Recorder:
-        config = dataclasses.replace(preset("tiny"), summary_token=True)
-
-        def step(self, text, text_mask, tokens, known, noise, scale, temperature):
-            seen.append(known.copy())
-            return np.ones_like(tokens)
-
-    text, mask = np.zeros((2, 3, 384), np.float32), np.ones((2, 3), np.float32)
-    generate_tokens(Recorder(), text, mask, n_tokens=12, steps=3, cfg=1.0, temperature=1.0, seed=0)
-    assert seen[1].sum(axis=1).tolist() == [1, 1] and seen[1][:, 0].tolist() == [1, 1]
-    assert (seen[2].sum(axis=1) > 1).all()
-    seen.clear()
-    tokens = generate_tokens(Recorder(), text, mask, n_tokens=12, steps=1, cfg=1.0, temperature=1.0, seed=0)
-    assert len(seen) == 1 and (tokens == 1).all()
 
 
 @pytest.mark.parametrize("bad,message", [

@@ -344,7 +344,7 @@ def test_rotary_positions_make_attention_relative_and_old_configs_have_none():
     reordered = tokens[:, [4, 0, 5, 3, 1, 2]]
     hidden_state = {}
     for dims in (0, 8):
-        bb = Backbone(dataclasses.replace(CFG.backbone, rope_dims=dims, local_kernel=0), CFG.token_dim,
+        bb = Backbone(dataclasses.replace(CFG.backbone, rope_dims=dims), CFG.token_dim,
                       CFG.max_tokens).eval()
         with torch.no_grad():
             bb.token_pos.zero_()
@@ -355,43 +355,12 @@ def test_rotary_positions_make_attention_relative_and_old_configs_have_none():
     # A config written before the option existed builds the old backbone: same weights, no rotation.
     roped = dataclasses.replace(CFG.backbone, rope_dims=8)
     legacy = ModelConfig.from_dict({**CFG.to_dict(), "backbone": {k: v for k, v in CFG.to_dict()["backbone"].items()
-                                                                 if k not in ("rope_dims", "local_kernel")}})
-    assert legacy.backbone == BackboneConfig(**{**CFG.to_dict()["backbone"], "rope_dims": 0, "local_kernel": 0})
+                                                                 if k != "rope_dims"}})
+    assert legacy.backbone == BackboneConfig(**{**CFG.to_dict()["backbone"], "rope_dims": 0})
     assert (Backbone(legacy.backbone, CFG.token_dim, CFG.max_tokens).state_dict().keys()
             == Backbone(roped, CFG.token_dim, CFG.max_tokens).state_dict().keys())
     with pytest.raises(ValueError, match="rope_dims"):
         Backbone(dataclasses.replace(CFG.backbone, rope_dims=3), CFG.token_dim, CFG.max_tokens)
-
-
-def test_local_neighbour_path_reads_only_revealed_neighbours_and_is_additive():
-    torch.manual_seed(0)
-    plain_cfg = dataclasses.replace(CFG.backbone, rope_dims=0, local_kernel=0)
-    plain = Backbone(plain_cfg, CFG.token_dim, CFG.max_tokens).eval()
-    local = Backbone(dataclasses.replace(plain_cfg, local_kernel=3), CFG.token_dim, CFG.max_tokens).eval()
-    own = {f"local_mix.{k}": v for k, v in local.local_mix.state_dict().items()}
-    local.load_state_dict({**plain.state_dict(), **own})
-    text, mask = torch.randn(1, CFG.backbone.text_tokens, 384), torch.ones(1, CFG.backbone.text_tokens)
-    tokens, known = torch.randn(1, 8, CFG.token_dim), torch.tensor([[1.0, 0, 1, 0, 0, 0, 1, 1]])
-    with torch.no_grad():
-        for b in (plain, local):
-            b.token_pos.zero_()
-        # Swapping two revealed tokens: position 1 has one of them as a neighbour, so its state moves
-        # with the local path; the plain backbone (no position signal left) does not notice.
-        swapped = tokens[:, [0, 1, 6, 3, 4, 5, 2, 7]]
-        assert torch.allclose(plain(text, mask, swapped, known)[0, 1], plain(text, mask, tokens, known)[0, 1],
-                              atol=1e-5)
-        assert not torch.allclose(local(text, mask, swapped, known)[0, 1], local(text, mask, tokens, known)[0, 1],
-                                  atol=1e-3)
-        # A hidden neighbour's value is never read.
-        changed = tokens.clone()
-        changed[:, 3] += 5.0
-        assert torch.allclose(local(text, mask, changed, known), local(text, mask, tokens, known), atol=1e-5)
-        # The path only adds to the input: with its map at zero the backbone is the plain one.
-        local.local_mix.weight.zero_()
-        local.local_mix.bias.zero_()
-        assert torch.allclose(local(text, mask, tokens, known), plain(text, mask, tokens, known), atol=1e-6)
-    with pytest.raises(ValueError, match="local_kernel"):
-        Backbone(dataclasses.replace(plain_cfg, local_kernel=4), CFG.token_dim, CFG.max_tokens)
 
 
 @pytest.mark.parametrize("steps", [1, 25, 100, 1000])

@@ -1,6 +1,5 @@
 """The three trainers end to end, exact resume, interruption, and multi-process DDP."""
 
-import dataclasses
 import json
 import os
 import shutil
@@ -139,64 +138,6 @@ def test_ema_exports_the_average_and_resumes_exactly(synthetic_corpus, tmp_path,
     assert all(torch.equal(exported["straight"][k], exported["split"][k]) for k in exported["straight"])
 
 
-def test_teacher_draws_are_drawn_once_kept_and_verified(synthetic_corpus, tmp_path, tiny_runs):
-    """--teacher-draws draws the teacher's guided one-step samples once per run, with their sha256;
-    the student trains on them (unlike a run without), resumes exactly on the stored draws, and a
-    tampered draws file is refused with a clear error."""
-    from t2a_edge.core.errors import T2AError
-    from t2a_edge.train.teacher_draws import FILE
-
-    init = str(tiny_runs["teacher"])
-    draws = dict(stage="student", init=init, teacher_draws=1.0, draws_per_caption=2)
-    runs = {name: tmp_path / name for name in ("plain", "straight", "split")}
-    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["plain"], show_progress=False)
-    train(_settings(**draws), str(synthetic_corpus), runs["straight"], show_progress=False)
-    train(_settings(**draws), str(synthetic_corpus), runs["split"], show_progress=False, until_step=3)
-    stored = runs["split"] / FILE
-    before = (stored.read_bytes(), stored.stat().st_mtime_ns)
-    train(_settings(stage="student", init=init), str(synthetic_corpus), runs["split"], resume=True,
-          show_progress=False)
-    assert (stored.read_bytes(), stored.stat().st_mtime_ns) == before  # reused, not drawn again
-    tensor = load_file(str(stored))["draws"]
-    assert tensor.shape[1] == 2 and torch.isfinite(tensor.float()).all() and tensor.float().std() > 0
-    assert not torch.equal(tensor[:, 0], tensor[:, 1])  # two different draws per caption
-    weights = {name: load_file(str(run / "checkpoints" / "step-00000006" / "weights.safetensors"))
-               for name, run in runs.items()}
-    assert all(torch.equal(weights["straight"][k], weights["split"][k]) for k in weights["straight"])
-    assert not all(torch.equal(weights["straight"][k], weights["plain"][k]) for k in weights["plain"])
-    with open(stored, "r+b") as f:
-        f.seek(-8, 2)
-        f.write(b"\x00garbage")
-    with pytest.raises(T2AError, match="sha256"):
-        train(_settings(stage="student", init=init, steps=9), str(synthetic_corpus), runs["split"], resume=True,
-              show_progress=False)
-    with pytest.raises(T2AError, match="student settings"):
-        train(_settings(stage="teacher", init=str(tiny_runs["codec"]), teacher_draws=0.5), str(synthetic_corpus),
-              tmp_path / "teacher", show_progress=False)
-
-
-def test_teacher_draws_take_the_teachers_mar_steps(tiny_teacher, tmp_path):
-    """--draw-steps K reaches the sampler: the draws are the teacher's K-step samples (not its
-    one-step ones), and stored draws made with another K are refused."""
-    from t2a_edge.core.errors import T2AError
-    from t2a_edge.core.model import load_model
-    from t2a_edge.runtimes.sampler import generate_tokens
-    from t2a_edge.runtimes.torch_backend import TorchBackend
-    from t2a_edge.train.teacher_draws import DIFFUSION_STEPS, generate_draws, load_draws, save_draws
-
-    teacher = load_model(tiny_teacher)
-    width = teacher.cfg.backbone
-    text = torch.randn(3, width.text_tokens, width.text_dim, generator=torch.Generator().manual_seed(0))
-    mask = torch.ones(3, width.text_tokens)
-    drawn = {k: generate_draws(teacher, text, mask, 12, 1, 3.0, 7, show_progress=False, steps=k) for k in (1, 4)}
-    expected = generate_tokens(TorchBackend(teacher), text.numpy(), mask.numpy(), 12, 4, 3.0, 1.0, 7, DIFFUSION_STEPS)
-    assert torch.allclose(drawn[4][:, 0].float(), torch.from_numpy(expected), atol=1e-2)
-    assert not torch.allclose(drawn[4].float(), drawn[1].float(), atol=1e-2)
-    save_draws(tmp_path, drawn[4], {"steps": 4})
-    assert torch.equal(load_draws(tmp_path, {"steps": 4}), drawn[4])
-    with pytest.raises(T2AError, match="other settings"):
-        load_draws(tmp_path, {"steps": 1})
-
 
 def test_existing_run_needs_resume_and_corrupt_checkpoint_is_refused(synthetic_corpus, tmp_path, tiny_runs):
     from t2a_edge.core.errors import T2AError
@@ -295,7 +236,7 @@ def test_padding_is_marked_and_left_out_of_the_loss_when_asked():
 
     bank = TokenBank.__new__(TokenBank)
     bank.tokens = [torch.ones(12, 4), torch.ones(5, 4)]  # a long clip and a short one
-    bank.shifted = [[], []]
+    bank.trim_text = False
     bank.silence = torch.zeros(4)
     bank.clips = [SimpleNamespace(captions=["long"]), SimpleNamespace(captions=["short"])]
     bank.caption_index = {"long": 0, "short": 1}
@@ -380,95 +321,6 @@ def test_head_width_widens_the_teachers_head_and_the_students_follows(synthetic_
     assert exit_info.value.code == 2 and "--head-width" in err and "Traceback" not in err and err.count("\n") == 1
 
 
-def test_clip_noise_student_trains_from_the_cli_and_generates(synthetic_corpus, tmp_path, tiny_runs, capsys):
-    """`--clip-noise N --clip-energy-weight W` reach the model and its log, `--category-captions`,
-    `--dropout` and `--energy-tau` the run's settings; a student so trained generates; a teacher refuses
-    `--energy-tau`."""
-    import soundfile as sf
-
-    from t2a_edge.apps.cli import main
-    from t2a_edge.core.model import load_model
-
-    out = tmp_path / "clip-student"
-    common = ["train", "student", "--data", str(synthetic_corpus), "--init", str(tiny_runs["teacher"]),
-              "--preset", "tiny", "--steps", "2", "--batch", "2", "--checkpoint-every", "2", "--quiet"]
-    main(common + ["--out", str(out), "--clip-noise", "4", "--clip-energy-weight", "1", "--category-captions", "0.5",
-                   "--dropout", "0.1", "--energy-tau", "0.7"])
-    settings = log_records(out)[0]["settings"]
-    # Stored, so --resume keeps them.
-    assert settings["category_captions"] == 0.5 and settings["dropout"] == 0.1 and settings["energy_tau"] == 0.7
-    records = [r for r in log_records(out) if r["event"] == "train"]
-    assert records and all(r["clip_energy"] > 0 for r in records)
-    assert load_model(out / "model").cfg.head.clip_noise_dim == 4
-    wav = tmp_path / "clip.wav"
-    main(["generate", "a rising chirp", "--model", str(out), "-o", str(wav), "--seconds", "1.0", "--steps", "2",
-          "--backend", "torch"])
-    assert len(sf.read(wav)[0]) == 16000
-    with pytest.raises(SystemExit) as exit_info:  # the tiny head has 16 noise channels
-        main(common + ["--out", str(tmp_path / "too-many"), "--clip-noise", "17"])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "--clip-noise 17" in err and "Traceback" not in err
-    refused(["train", "teacher", "--data", str(synthetic_corpus), "--init", str(tiny_runs["codec"]), "--preset", "tiny",
-             "--steps", "2", "--out", str(tmp_path / "t"), "--energy-tau", "0.5"], "student settings", capsys)
-
-
-def test_clip_noise_channels_are_drawn_once_per_training_clip():
-    """The first clip_noise_dim channels repeat along a clip, differ between clips and samples; the
-    per-token channels are the draws a run without clip noise gets."""
-    import dataclasses
-    from types import SimpleNamespace
-
-    import numpy as np
-
-    from t2a_edge.core.config import preset
-    from t2a_edge.train.stages import make_batch
-
-    n = 7
-    batch = {"tokens": torch.zeros(3, n, 16), "valid": torch.ones(3, n), "text": torch.zeros(3, 2, 8),
-             "text_mask": torch.ones(3, 2)}
-    data = SimpleNamespace(batch=lambda rng, b, **_: dict(batch))
-    plain = preset("tiny")
-    shared = dataclasses.replace(plain, head=dataclasses.replace(plain.head, clip_noise_dim=4))
-    settings = Settings(stage="student", preset="tiny", batch=3)
-    out = {cfg.head.clip_noise_dim: make_batch(settings, cfg, data, np.random.default_rng(0),
-                                               torch.Generator().manual_seed(0)) for cfg in (plain, shared)}
-    for name in ("u1", "u2"):
-        clip = out[4][name][..., :4]
-        assert torch.equal(clip, clip[:, :1].expand_as(clip)) and not torch.equal(clip[0], clip[1])
-        assert torch.equal(out[4][name][..., 4:], out[0][name][..., 4:])
-        assert not torch.equal(out[0][name][:, 0, :4], out[0][name][:, 1, :4])
-    assert not torch.equal(out[4]["u1"][..., :4], out[4]["u2"][..., :4])
-
-
-def test_timestep_power_draws_more_high_noise_steps(tiny_runs):
-    """--timestep-power 2 gives t a density rising with t (mean 2T/3) inside [0, T); at 1 the draw stays
-    uniform; a student refuses the option."""
-    from types import SimpleNamespace
-
-    import numpy as np
-
-    from t2a_edge.core.config import preset
-    from t2a_edge.core.errors import T2AError
-    from t2a_edge.train.stages import build, make_batch
-
-    batch = {"tokens": torch.zeros(4000, 3, 16), "valid": torch.ones(4000, 3), "text": torch.zeros(4000, 2, 8),
-             "text_mask": torch.ones(4000, 2)}
-    data = SimpleNamespace(batch=lambda rng, b, **_: dict(batch))
-    cfg = preset("tiny")
-    steps = cfg.head.diffusion_steps
-
-    def drawn(power):
-        settings = Settings(stage="teacher", preset="tiny", batch=4000, timestep_power=power)
-        return make_batch(settings, cfg, data, np.random.default_rng(0), torch.Generator().manual_seed(0))["t"]
-
-    uniform, skewed = drawn(1.0), drawn(2.0)
-    assert 0 <= int(skewed.min()) and int(skewed.max()) < steps
-    assert abs(float(skewed.float().mean()) / steps - 2 / 3) < 0.02
-    assert abs(float(uniform.float().mean()) / steps - 1 / 2) < 0.02
-    assert float((skewed < steps / 2).float().mean()) < 0.3  # 1/4 expected, against 1/2 for uniform
-    with pytest.raises(T2AError, match="teacher settings"):
-        build(Settings(stage="student", preset="tiny", init=str(tiny_runs["teacher"]), timestep_power=2.0), cfg)
-
 
 def test_category_captions_pool_the_captions_of_a_category():
     """--category-captions 1 captions each clip from its whole category, never another category;
@@ -483,7 +335,7 @@ def test_category_captions_pool_the_captions_of_a_category():
     clips = [("dog", ["a dog barks"]), ("dog", ["a puppy yaps"]), ("rain", ["rain on a roof"])]
     bank.clips = [SimpleNamespace(category=c, captions=caps) for c, caps in clips]
     bank.tokens = [torch.full((6, 4), float(i)) for i in range(3)]
-    bank.shifted = [[], [], []]
+    bank.trim_text = False
     bank.silence = torch.zeros(4)
     bank.caption_index = {caps[0]: i for i, (_, caps) in enumerate(clips)}
     bank.text = torch.arange(3, dtype=torch.float32)[:, None, None].expand(3, 2, 8).clone()
@@ -509,69 +361,10 @@ def test_category_captions_pool_the_captions_of_a_category():
     assert all((clip == 2) == (caption == 2) for clip, caption in pooled)  # never across categories
 
 
-def test_shift_views_encode_every_clip_at_later_offsets(synthetic_corpus, tiny_runs):
-    """With --shift-views 3 each clip is also encoded from 1/3 and 2/3 of a token in: other tokens
-    from the same sound, while view 0 is the clip's usual encoding."""
-    from t2a_edge.core.model import load_model
-    from t2a_edge.core.text import TextEncoder
-    from t2a_edge.core.tokenizer import Tokenizer
-    from t2a_edge.train.data import AudioBank, TokenBank
-
-    model = load_model(tiny_runs["teacher"] / "model")
-    audio = AudioBank(str(synthetic_corpus), "train", show_progress=False)
-    parts = (model, TextEncoder.pretrained(), Tokenizer(model.cfg.backbone.text_tokens), False)
-    plain, shifted = TokenBank(audio, *parts), TokenBank(audio, *parts, shift_views=3)
-    assert all(torch.equal(a, b) for a, b in zip(plain.tokens, shifted.tokens))
-    assert len(plain.shifted[0]) == 0 and len(shifted.shifted[0]) == 2
-    offset = 2 * model.cfg.token_samples // 3
-    with torch.inference_mode():
-        expected = model.tokens_from_latents(model.codec.encode(torch.from_numpy(audio.audio[0][offset:])[None]))[0]
-    view = shifted.shifted[0][1]
-    assert torch.allclose(view, expected)
-    n = min(len(view), len(plain.tokens[0]))
-    assert (view[:n] - plain.tokens[0][:n]).abs().mean() > 0.05 * plain.tokens[0].abs().mean()
-
-
-def test_shift_views_draw_every_view():
-    """Batches draw among all of a clip's views; with one view only the clip's usual tokens."""
-    from types import SimpleNamespace
-
-    import numpy as np
-
-    from t2a_edge.train.data import TokenBank
-
-    bank = TokenBank.__new__(TokenBank)
-    bank.clips = [SimpleNamespace(category="dog", captions=["a dog barks"])]
-    bank.tokens = [torch.zeros(6, 4)]
-    other_views = [torch.ones(6, 4), torch.full((6, 4), 2.0)]
-    bank.silence = torch.zeros(4)
-    bank.caption_index = {"a dog barks": 0}
-    bank.text, bank.text_mask = torch.zeros(1, 2, 8), torch.ones(1, 2)
-    bank.max_tokens = 6
-
-    def views(shift_views):
-        bank.shifted = [other_views[:shift_views - 1]]
-        rng = np.random.default_rng(0)
-        return {int(t[0, 0]) for _ in range(20) for t in bank.batch(rng, 8)["tokens"]}
-
-    assert views(3) == {0, 1, 2}
-    assert views(1) == {0}
-
-
-def test_shift_views_from_the_cli_are_stored_and_checked(synthetic_corpus, tmp_path, tiny_runs, cli):
-    common = ["--data", str(synthetic_corpus), "--preset", "tiny", "--steps", "2", "--batch", "2",
-              "--checkpoint-every", "2", "--quiet", "--init", str(tiny_runs["teacher"])]
-    code, _, err = cli(["train", "student", "--out", str(tmp_path / "s"), "--shift-views", "2"] + common)
-    assert code == 0, err
-    assert log_records(tmp_path / "s")[0]["settings"]["shift_views"] == 2  # stored, so --resume keeps it
-    code, _, err = cli(["train", "student", "--out", str(tmp_path / "s0"), "--shift-views", "0"] + common)
-    assert code == 2 and "--shift-views" in err and "Traceback" not in err
-    assert not (tmp_path / "s0").exists()
-
 
 def test_teacher_backbone_and_patch_from_the_cli_pass_to_its_student_and_convert(synthetic_corpus, tmp_path,
                                                                                    tiny_runs, cli):
-    """`--rope-dims`, `--local-kernel` and `--patch` shape a teacher; its student keeps them (and refuses
+    """`--rope-dims` and `--patch` shape a teacher; its student keeps them (and refuses
     its own), and an ONNX bundle of that student passes the converter's end-to-end check against torch."""
     from t2a_edge.convert.bundle import E2E_SNR_DB
     from t2a_edge.core.bundle import read_manifest
@@ -581,22 +374,22 @@ def test_teacher_backbone_and_patch_from_the_cli_pass_to_its_student_and_convert
               "--checkpoint-every", "2", "--quiet"]
     teacher, student = tmp_path / "teacher", tmp_path / "student"
     code, _, err = cli(["train", "teacher", "--out", str(teacher), "--init", str(tiny_runs["codec"]),
-                        "--rope-dims", "8", "--local-kernel", "3", "--patch", "4"] + common)
+                        "--rope-dims", "4", "--patch", "4"] + common)
     assert code == 0, err
     stored = log_records(teacher)[0]["settings"]  # stored, so --resume keeps them
-    assert (stored["rope_dims"], stored["patch"]) == (8, 4)
+    assert (stored["rope_dims"], stored["patch"]) == (4, 4)
     code, _, err = cli(["train", "student", "--out", str(student), "--init", str(teacher)] + common)
     assert code == 0, err
     student_cfg = load_model(student / "model").cfg
-    assert (student_cfg.backbone.rope_dims, student_cfg.backbone.local_kernel) == (8, 3)
+    assert student_cfg.backbone.rope_dims == 4
     assert student_cfg.patch == 4 and student_cfg.token_dim == 4 * student_cfg.codec.latent_dim
     for flag in ("--rope-dims", "--patch"):
         code, _, err = cli(["train", "student", "--out", str(tmp_path / "s2"), "--init", str(teacher),
                             flag, "8"] + common)
         assert code != 0 and "teacher settings" in err and "Traceback" not in err
     code, _, err = cli(["train", "teacher", "--out", str(tmp_path / "t2"), "--init", str(tiny_runs["codec"]),
-                        "--local-kernel", "4"] + common)
-    assert code != 0 and "local_kernel must be odd" in err and "Traceback" not in err
+                        "--rope-dims", "3"] + common)
+    assert code != 0 and "rope_dims must be even" in err and "Traceback" not in err
     bundle = tmp_path / "bundle"
     code, _, err = cli(["convert", "--model", str(student), "--backend", "onnx", "--precision", "fp32",
                         "--out", str(bundle)])
@@ -633,82 +426,6 @@ def test_codec_frame_shape_from_the_cli_reaches_the_codec_and_its_teacher(synthe
         assert code != 0 and "codec settings" in err and "Traceback" not in err
 
 
-def test_summary_position_leads_each_example_and_is_weighted_and_revealed_as_asked():
-    """A summary model's batch starts with the mean of each clip's own tokens (padding left out), always
-    valid and scored SUMMARY_WEIGHT times a token; `summary_share` reveals it alone, every token hidden."""
-    from types import SimpleNamespace
-
-    import numpy as np
-
-    from t2a_edge.core.config import preset
-    from t2a_edge.train.data import TokenBank
-    from t2a_edge.train.stages import SUMMARY_WEIGHT, make_batch
-
-    bank = TokenBank.__new__(TokenBank)
-    bank.tokens = [torch.arange(48.0).view(12, 4), torch.arange(20.0).view(5, 4) + 100]
-    bank.shifted = [[], []]
-    bank.silence = torch.full((4,), -7.0)
-    bank.clips = [SimpleNamespace(captions=["long"]), SimpleNamespace(captions=["short"])]
-    bank.caption_index = {"long": 0, "short": 1}
-    bank.text, bank.text_mask = torch.zeros(2, 3, 8), torch.ones(2, 3)
-    bank.max_tokens, bank.summary = 12, True
-    rng = np.random.default_rng(0)
-    while True:  # a batch led by the long clip that also holds the short one
-        batch = bank.batch(rng, 6)
-        if batch["tokens"].shape[1] == 13 and (batch["valid"].sum(1) == 6).any():
-            break
-    assert batch["valid"][:, 0].eq(1).all()
-    for row in range(6):
-        own = batch["valid"][row, 1:] > 0
-        assert torch.allclose(batch["tokens"][row, 0], batch["tokens"][row, 1:][own].mean(0))
-    short = int(torch.nonzero(batch["valid"].sum(1) == 6)[0])
-    assert torch.allclose(batch["tokens"][short, 0], bank.tokens[1].mean(0))  # not pulled toward the silence
-
-    cfg = dataclasses.replace(preset("tiny"), summary_token=True)
-    data = SimpleNamespace(batch=lambda rng, b, **_: batch)
-    gen = torch.Generator().manual_seed(0)
-    hidden = make_batch(Settings(stage="student", preset="tiny", batch=6, full_mask_share=1.0), cfg, data, rng, gen)
-    assert hidden["mask"].eq(1).all() and hidden["loss_mask"][:, 0].eq(SUMMARY_WEIGHT).all()
-    assert hidden["loss_mask"][:, 1:].eq(1).all()
-    second = make_batch(Settings(stage="student", preset="tiny", batch=6, summary_share=1.0), cfg, data, rng, gen)
-    assert second["mask"][:, 0].eq(0).all() and second["mask"][:, 1:].eq(1).all()
-    assert second["loss_mask"][:, 0].eq(0).all()
-
-
-def test_summary_teacher_from_the_cli_passes_to_its_student_and_converts(synthetic_corpus, tmp_path, tiny_runs, cli):
-    """`--summary-token` shapes a teacher; its student keeps the position (and refuses the flag), and an
-    ONNX bundle of that student passes the converter's end-to-end check and generates the asked length."""
-    from t2a_edge import TextToAudio
-    from t2a_edge.convert.bundle import E2E_SNR_DB
-    from t2a_edge.core.bundle import read_manifest
-    from t2a_edge.core.model import load_model
-
-    common = ["--data", str(synthetic_corpus), "--preset", "tiny", "--steps", "2", "--batch", "2",
-              "--checkpoint-every", "2", "--quiet"]
-    teacher, student = tmp_path / "teacher", tmp_path / "student"
-    code, _, err = cli(["train", "teacher", "--out", str(tmp_path / "t0"), "--init", str(tiny_runs["codec"]),
-                        "--summary-share", "0.5"] + common)
-    assert code != 0 and "--summary-token" in err and "Traceback" not in err
-    code, _, err = cli(["train", "teacher", "--out", str(teacher), "--init", str(tiny_runs["codec"]),
-                        "--summary-token", "--summary-share", "0.5"] + common)
-    assert code == 0, err
-    assert log_records(teacher)[0]["settings"]["summary_token"] is True  # stored, so --resume keeps it
-    code, _, err = cli(["train", "student", "--out", str(student), "--init", str(teacher),
-                        "--summary-share", "0.5"] + common)
-    assert code == 0, err
-    config = load_model(student / "model").cfg
-    assert config.summary_token and config.tokens_for(1.0) == dataclasses.replace(config, summary_token=False).tokens_for(1.0) + 1
-    code, _, err = cli(["train", "student", "--out", str(tmp_path / "s2"), "--init", str(teacher),
-                        "--summary-token"] + common)
-    assert code != 0 and "teacher settings" in err and "Traceback" not in err
-    bundle = tmp_path / "bundle"
-    code, _, err = cli(["convert", "--model", str(student), "--backend", "onnx", "--precision", "fp32",
-                        "--out", str(bundle)])
-    assert code == 0, err
-    assert read_manifest(bundle)["parity"]["end_to_end"]["snr_db"] >= E2E_SNR_DB
-    audio = TextToAudio.load(str(bundle)).generate("a dog barks", seconds=0.5, steps=2)
-    assert audio.samples.shape[-1] == int(0.5 * config.codec.sample_rate)
-
 
 def converts_with_parity_and_generates(model_dir, tmp_path):
     """The model converts to an fp32 ONNX bundle whose end-to-end parity check passes, and that bundle
@@ -737,75 +454,6 @@ def refused(args, message, capsys):
     assert exit_info.value.code == 2 and message in err and "Traceback" not in err
 
 
-def test_mask_noise_student_trains_from_the_cli_draws_two_backbone_samples_and_generates(
-        synthetic_corpus, tmp_path, tiny_runs, capsys):
-    """--mask-noise adds the noise projection to the teacher's backbone, trains, is stored, converts
-    with the end-to-end parity check passing, and generates; a teacher refuses it."""
-    from t2a_edge.apps.cli import main
-    from t2a_edge.core.model import load_model
-
-    out = tmp_path / "noise-student"
-    common = ["--data", str(synthetic_corpus), "--preset", "tiny", "--steps", "2", "--batch", "2",
-              "--checkpoint-every", "2", "--quiet"]
-    main(["train", "student", "--init", str(tiny_runs["teacher"]), "--out", str(out), "--mask-noise",
-          "--clip-energy-weight", "1"] + common)
-    assert log_records(out)[0]["settings"]["mask_noise"] is True
-    student, teacher = load_model(out / "model"), load_model(tiny_runs["teacher"] / "model")
-    assert student.cfg.backbone.mask_noise and not teacher.cfg.backbone.mask_noise
-    assert hasattr(student.backbone, "noise_proj") and not hasattr(teacher.backbone, "noise_proj")
-
-    converts_with_parity_and_generates(out, tmp_path)
-    refused(["train", "teacher", "--init", str(tiny_runs["codec"]), "--out", str(tmp_path / "t"), "--mask-noise"]
-            + common, "student settings", capsys)
-
-
-def test_clip_code_student_trains_its_posterior_from_the_cli_and_generates(synthetic_corpus, tmp_path, tiny_runs,
-                                                                            capsys):
-    """--clip-code adds the noise projection and a clip encoder to the teacher's backbone, logs the
-    code's KL, trains the encoder, converts with the end-to-end parity check passing, and generates;
-    a teacher refuses it."""
-    from t2a_edge.apps.cli import main
-    from t2a_edge.core.model import load_model
-
-    out = tmp_path / "code-student"
-    common = ["--data", str(synthetic_corpus), "--preset", "tiny", "--steps", "2", "--batch", "2",
-              "--checkpoint-every", "2", "--quiet"]
-    main(["train", "student", "--init", str(tiny_runs["teacher"]), "--out", str(out), "--clip-code",
-          "--clip-code-kl", "0.05"] + common)
-    records = log_records(out)
-    assert records[0]["settings"]["clip_code"] is True and records[0]["settings"]["clip_code_kl"] == 0.05
-    assert all(r["clip_kl"] >= 0 for r in records if r["event"] == "train")
-    student = load_model(out / "model")
-    assert student.cfg.backbone.clip_code and not student.cfg.backbone.mask_noise
-    # The encoder's output layer starts at zero (q = the prior); two steps of Adam move it.
-    assert student.backbone.clip_encoder.out.weight.abs().sum() > 0
-    assert student.backbone.code_out.weight.abs().sum() > 0  # the code's direct path, zero at first
-
-    converts_with_parity_and_generates(out, tmp_path)
-    refused(["train", "teacher", "--init", str(tiny_runs["codec"]), "--out", str(tmp_path / "t"), "--clip-code"]
-            + common, "student settings", capsys)
-    refused(["train", "student", "--init", str(tiny_runs["teacher"]), "--out", str(tmp_path / "both"),
-             "--clip-code", "--mask-noise"] + common, "choose one", capsys)
-
-
-def test_clip_encoder_reads_only_a_clips_own_tokens():
-    """The posterior's mean and variance change with the clip's valid tokens, not with its padding."""
-    from t2a_edge.core.backbone import ClipEncoder
-
-    torch.manual_seed(0)
-    encoder = ClipEncoder(6, 16)
-    torch.nn.init.normal_(encoder.out.weight)
-    tokens = torch.randn(1, 5, 6)
-    valid = torch.tensor([[1.0, 1.0, 1.0, 0.0, 0.0]])
-    padded_other = tokens.clone()
-    padded_other[:, 3:] = torch.randn(1, 2, 6)
-    valid_other = tokens.clone()
-    valid_other[:, 0] = torch.randn(6)
-    mean, logvar = encoder(tokens, valid)
-    assert mean.shape == logvar.shape == (1, 1, 6)
-    assert torch.allclose(encoder(padded_other, valid)[0], mean)
-    assert not torch.allclose(encoder(valid_other, valid)[0], mean)
-
 
 def tiny_student_with_a_random_head(cfg):
     """A student of `cfg`, a tiny teacher's backbone and a bank serving one fixed batch of two
@@ -827,74 +475,3 @@ def tiny_student_with_a_random_head(cfg):
     return model, teacher, type("Bank", (), {"batch": lambda self, rng, b, **_: dict(data)})()
 
 
-def test_clip_code_reaches_the_output_directly_and_is_distilled_without_that_path():
-    """A clip code moves the hidden positions' states through its direct path; the distillation term
-    compares the states without it to the teacher's, so it does not pull that path back to zero."""
-    import dataclasses
-
-    import numpy as np
-
-    from t2a_edge.core.config import preset
-    from t2a_edge.train.stages import StudentLoss, make_batch
-
-    tiny = preset("tiny")
-    cfg = dataclasses.replace(tiny, backbone=dataclasses.replace(tiny.backbone, clip_code=True))
-    model, teacher, bank = tiny_student_with_a_random_head(cfg)
-    settings = Settings(stage="student", preset="tiny", batch=2, full_mask_share=1.0)
-    batch = make_batch(settings, cfg, bank, np.random.default_rng(0), torch.Generator().manual_seed(0))
-    assert batch["c_eps"].shape == (2, 1, cfg.token_dim)
-    loss = StudentLoss(model, teacher, settings)
-    with torch.no_grad():
-        before = loss(batch)
-        torch.nn.init.normal_(model.backbone.code_out.weight)
-        after = loss(batch)
-    assert torch.allclose(before["distill"], after["distill"])
-    assert not torch.allclose(before["energy"], after["energy"])
-
-
-def test_mask_noise_reaches_hidden_positions_only():
-    """With mask noise the backbone's states at hidden positions follow the noise in their token input,
-    and revealed positions read the token; without it hidden positions ignore the input."""
-    import dataclasses
-
-    from t2a_edge.core.backbone import Backbone
-    from t2a_edge.core.config import preset
-
-    cfg = preset("tiny")
-    torch.manual_seed(0)
-    text = torch.randn(1, cfg.backbone.text_tokens, cfg.backbone.text_dim)
-    text_mask = torch.ones(1, cfg.backbone.text_tokens)
-    known = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
-    tokens = torch.randn(1, 4, cfg.token_dim)
-    other = tokens.clone()
-    other[:, 1:] = torch.randn(1, 3, cfg.token_dim)  # a different draw in the hidden positions
-    for noisy in (False, True):
-        backbone_cfg = dataclasses.replace(cfg.backbone, mask_noise=noisy)
-        backbone = Backbone(backbone_cfg, cfg.token_dim, 8).eval()
-        with torch.no_grad():
-            same = torch.allclose(backbone(text, text_mask, tokens, known), backbone(text, text_mask, other, known))
-        assert same is not noisy
-
-
-def test_student_energy_pays_tau_times_the_spread_of_its_two_samples():
-    """--energy-tau reaches the student's loss: its energy rises by (1 - tau) times the mean distance
-    between the head's two samples, and nothing else changes."""
-    import numpy as np
-
-    from t2a_edge.core.config import preset
-    from t2a_edge.train.stages import StudentLoss, make_batch, masked_inputs
-
-    cfg = preset("tiny")
-    model, teacher, bank = tiny_student_with_a_random_head(cfg)
-    losses = {}
-    for tau in (1.0, 0.5):
-        settings = Settings(stage="student", preset="tiny", batch=2, full_mask_share=1.0, energy_tau=tau)
-        batch = make_batch(settings, cfg, bank, np.random.default_rng(0), torch.Generator().manual_seed(0))
-        with torch.no_grad():
-            losses[tau] = StudentLoss(model, teacher, settings)(batch)
-            z = model.backbone(*masked_inputs(batch, model.backbone))
-            spread = (model.energy_head(z, batch["u1"]) - model.energy_head(z, batch["u2"])).norm(dim=-1)
-    expected = (spread * batch["loss_mask"]).sum() / batch["loss_mask"].sum()
-    assert expected > 0.01
-    assert torch.allclose(losses[0.5]["energy"], losses[1.0]["energy"] + 0.5 * expected, atol=1e-4)
-    assert torch.allclose(losses[0.5]["distill"], losses[1.0]["distill"])

@@ -12,7 +12,6 @@ from tqdm import tqdm
 
 from t2a_edge.core.audio import load_audio
 from t2a_edge.core.errors import T2AError
-from t2a_edge.core.model import lead_with_summary
 from t2a_edge.train.manifest import Clip, read_manifest
 
 
@@ -58,23 +57,13 @@ class AudioBank:
 class TokenBank:
     """Latent tokens of every clip (from the frozen codec) and text states of every caption."""
 
-    summary = False  # whether batches lead with a summary position (the model's, set in __init__)
-
-    def __init__(self, audio: AudioBank, model, text_encoder, tokenizer, show_progress: bool = True,
-                 shift_views: int = 1):
-        """`shift_views` > 1 also encodes every clip that many times less one, each starting a further
-        1/shift_views of a token later: the codec's frames fall on other samples, so the same sound gives
-        other token sequences (a half-token shift moves tokens by ~0.7 of their spread)."""
+    def __init__(self, audio: AudioBank, model, text_encoder, tokenizer, show_progress: bool = True):
         self.clips = audio.clips
         codec = model.codec.eval()
-        self.tokens, self.shifted = [], []  # shifted[i]: clip i's other views (none by default)
-        offsets = [view * model.cfg.token_samples // shift_views for view in range(1, shift_views)]
+        self.tokens = []
         with torch.inference_mode():
             for wave in tqdm(audio.audio, desc="encoding latents", disable=not show_progress, leave=False):
-                views = [model.tokens_from_latents(codec.encode(torch.from_numpy(wave[offset:])[None]))[0].clone()
-                         for offset in [0] + offsets]
-                self.tokens.append(views[0])
-                self.shifted.append(views[1:])
+                self.tokens.append(model.tokens_from_latents(codec.encode(torch.from_numpy(wave)[None]))[0].clone())
             # Clips shorter than a batch's length are padded with the tokens of silence.
             silence = codec.encode(torch.zeros(1, model.cfg.token_samples * 2))
             self.silence = model.tokens_from_latents(silence)[0, 0].clone()
@@ -93,33 +82,39 @@ class TokenBank:
         for clip in self.clips:
             by_category.setdefault(clip.category, set()).update(clip.captions)
         self.category_captions = {k: sorted(v) for k, v in by_category.items()}
-        self.summary = model.cfg.summary_token
-        self.max_tokens = model.cfg.max_tokens - self.summary  # latent tokens, without the summary position
-
-    draws = None  # (captions, draws, max_tokens, token_dim): a teacher's draws per caption (train.teacher_draws)
+        self.max_tokens = model.cfg.max_tokens
+        # A model with MAR's inputs reads a caption prefix of any length (its null caption is one
+        # position), so batches carry only as many caption positions as their longest caption.
+        self.trim_text = model.cfg.backbone.mar_inputs
+        lengths = np.array([min(len(t), self.max_tokens) for t in self.tokens])
+        self.by_length = np.argsort(lengths, kind="stable")  # clip indices, shortest first
+        self.length_rank = np.argsort(self.by_length, kind="stable")
 
     def batch(self, rng: np.random.Generator, batch: int, min_tokens: int = 4, category_share: float = 0.0,
-              draw_share: float = 0.0) -> dict:
+              buckets: bool = False) -> dict:
         """Random clips cropped or silence-padded to one length N, with one random caption each.
 
-        N is the length of the batch's first clip (capped at the model maximum), so lengths follow
-        the corpus: short sounds train at short lengths and no compute goes to needless padding.
+        Without `buckets` N is the length of the batch's first clip (capped at the model maximum) and
+        the others are drawn from the whole corpus; with them, the others are drawn among the 4 x batch
+        clips nearest the first in length and N is the longest of them, so little of a batch is padding.
         With `category_share` > 0, that share of clips takes a caption of any clip of its category:
-        the model cannot tie a caption to its own few clips, only to the category's sound. A model
-        with a summary position gets it first (core.model.lead_with_summary): N + 1 positions.
-        With `draw_share` > 0, that share of examples targets one of the teacher's draws for its
-        caption (its first N tokens) instead of the clip's tokens.
+        the model cannot tie a caption to its own few clips, only to the category's sound.
         """
-        indices = rng.integers(0, len(self.tokens), size=batch)
-        n = int(np.clip(len(self.tokens[indices[0]]), min(min_tokens, self.max_tokens), self.max_tokens))
+        if buckets:
+            first = int(rng.integers(0, len(self.tokens)))
+            window = min(len(self.tokens), 4 * batch)
+            low = int(np.clip(self.length_rank[first] - window // 2, 0, len(self.tokens) - window))
+            indices = np.concatenate([[first], self.by_length[low + rng.integers(0, window, size=batch - 1)]])
+            n = max(len(self.tokens[i]) for i in indices)
+        else:
+            indices = rng.integers(0, len(self.tokens), size=batch)
+            n = len(self.tokens[indices[0]])
+        n = int(np.clip(n, min(min_tokens, self.max_tokens), self.max_tokens))
         tokens = self.silence.expand(batch, n, -1).clone()
         valid = torch.zeros(batch, n)  # 1 where a token is the clip's own, 0 on silence padding
         caption_rows = []
         for row, index in enumerate(indices):
             clip_tokens = self.tokens[index]
-            if self.shifted[index]:  # no draw with one view: the old stream stays
-                view = int(rng.integers(0, 1 + len(self.shifted[index])))
-                clip_tokens = self.shifted[index][view - 1] if view else clip_tokens
             if len(clip_tokens) > n:
                 start = int(rng.integers(0, len(clip_tokens) - n + 1))
                 tokens[row] = clip_tokens[start:start + n]
@@ -131,11 +126,9 @@ class TokenBank:
             if category_share and rng.random() < category_share:  # no draw at 0: the old stream stays
                 captions = self.category_captions[self.clips[index].category]
             caption_rows.append(self.caption_index[captions[int(rng.integers(0, len(captions)))]])
-            if draw_share and rng.random() < draw_share:  # no draw at 0: the old stream stays
-                draws = self.draws[caption_rows[-1]]
-                tokens[row] = draws[int(rng.integers(0, len(draws)))][:n].float()
-                valid[row] = 1.0
         rows = torch.tensor(caption_rows)
-        if self.summary:
-            tokens, valid = lead_with_summary(tokens, valid)
-        return {"tokens": tokens, "valid": valid, "text": self.text[rows].float(), "text_mask": self.text_mask[rows]}
+        text, text_mask = self.text[rows].float(), self.text_mask[rows]
+        if self.trim_text:
+            length = max(1, int(text_mask.sum(1).max()))
+            text, text_mask = text[:, :length], text_mask[:, :length]
+        return {"tokens": tokens, "valid": valid, "text": text, "text_mask": text_mask}

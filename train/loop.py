@@ -39,6 +39,28 @@ class StopFlag:
             signal.signal(sig, handler)
 
 
+def has_bf16(device: torch.device) -> bool:
+    """Whether the device computes bf16 natively: a CUDA GPU that supports it, or a CPU with AVX-512
+    BF16 or AMX (elsewhere bf16 is emulated and slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no way to tell here, so the safe choice
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def autocast_precision(device: torch.device) -> str:
+    return "bf16" if has_bf16(device) else "fp32"
+
+
+def precision_reason(precision: str, device: torch.device) -> str:
+    if precision == "fp32":
+        return "no native bf16 here" if not has_bf16(device) else "as asked"
+    return "bf16 autocast; parameters, optimizer and loss reductions stay fp32"
+
+
 def learning_rate(step: int, settings: Settings) -> float:
     """Linear warm-up over 5% of the run (at most 500 steps), then cosine decay to 10%."""
     warmup = max(1, min(500, settings.steps // 20))
@@ -73,6 +95,10 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
         _refuse_changes(settings, stored, named)
         steps = settings.steps if "steps" in named else stored["steps"]
         settings = Settings(**{**stored, "steps": steps})
+    if settings.precision == "auto":  # decided once, stored with the run, so a resume computes alike
+        settings = dataclasses.replace(settings, precision=autocast_precision(ctx.device))
+    if ctx.is_main:
+        print(f"precision: {settings.precision} ({precision_reason(settings.precision, ctx.device)})", flush=True)
     torch.manual_seed(settings.seed)  # identical initial weights on every rank
     model, loss_module, groups = build(settings, preset(settings.preset))
     cfg = model.cfg
@@ -99,24 +125,9 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
         from t2a_edge.core.tokenizer import Tokenizer
 
         bank = TokenBank(audio, model, TextEncoder.pretrained(), Tokenizer(cfg.backbone.text_tokens),
-                         show_progress and ctx.is_main, settings.shift_views)
+                         show_progress and ctx.is_main)
     if not resume:
         prepare(settings, model, bank)
-    if settings.teacher_draws:
-        # Drawn once per run on the main process and kept in the run folder, so --resume and every
-        # rank train on the same draws; other ranks wait for the file.
-        from t2a_edge.train.stages import init_folder
-        from t2a_edge.train.teacher_draws import attach_draws
-
-        def attach(progress: bool) -> None:
-            attach_draws(bank, init_folder(settings), out, settings.draws_per_caption, settings.draw_cfg,
-                         settings.seed, progress, settings.draw_steps)
-
-        if ctx.is_main:
-            attach(show_progress)
-        distributed.barrier(ctx)
-        if not ctx.is_main:
-            attach(False)
 
     stop = StopFlag()
     bar = tqdm(total=settings.steps, initial=start, desc=f"train {settings.stage}",
@@ -133,7 +144,8 @@ def train(settings: Settings, data: str, out: str | Path, resume: bool = False, 
             batch = {k: v.to(ctx.device) for k, v in batch.items()}
             if settings.dropout:
                 torch.manual_seed(dropout_seed(settings.seed, step, ctx.rank))
-            losses = network(batch)
+            with torch.autocast(ctx.device.type, torch.bfloat16, enabled=settings.precision == "bf16"):
+                losses = network(batch)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
             grad_norm = torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
