@@ -11,7 +11,8 @@ import click
 from t2a_edge.core.errors import T2AError
 
 # verb -> "module:attribute"; importing lazily keeps `t2a-edge --help` fast and torch-free. The product's
-# verbs come first, then the recipe's (train, data).
+# verbs come first, then the recipe's (train, data) and the research lab's one group, which no product
+# module imports: only `t2a-edge lab` loads t2a_edge.apps.lab.
 VERBS = {
     "generate": "t2a_edge.apps.generate_cmd:generate",
     "convert": "t2a_edge.apps.convert_cmd:convert",
@@ -22,6 +23,7 @@ VERBS = {
     "native": "t2a_edge.apps.native_cmd:native",
     "train": "t2a_edge.apps.train_cmd:train",
     "data": "t2a_edge.apps.data_cmd:data",
+    "lab": "t2a_edge.apps.lab.cli:lab",
 }
 PRODUCT_VERBS = ("generate", "convert", "bench", "eval", "info", "cache", "native")
 SUMMARIES = {
@@ -34,6 +36,7 @@ SUMMARIES = {
     "native": "Build the C++ ExecuTorch runner and check a bundle under it.",
     "train": "The recipe: train the codec, teacher and student; export a model.",
     "data": "The recipe: build and inspect the sound-effects corpus.",
+    "lab": "Research probes (codec, phase, tokens, held-out loss, timings).",
 }
 
 
