@@ -10,30 +10,33 @@ import click
 
 from t2a_edge.core.errors import T2AError
 
-# verb -> "module:attribute"; importing lazily keeps `t2a-edge --help` fast and torch-free.
+# verb -> "module:attribute"; importing lazily keeps `t2a-edge --help` fast and torch-free. The product's
+# verbs come first, then the recipe's (train, data) and the research lab's one group, which no product
+# module imports: only `t2a-edge lab` loads t2a_edge.apps.lab.
 VERBS = {
     "generate": "t2a_edge.apps.generate_cmd:generate",
-    "train": "t2a_edge.apps.train_cmd:train",
-    "data": "t2a_edge.apps.data_cmd:data",
-    "eval": "t2a_edge.apps.eval_cmd:eval_group",
     "convert": "t2a_edge.apps.convert_cmd:convert",
     "bench": "t2a_edge.apps.bench_cmd:bench",
-    "export": "t2a_edge.apps.export_cmd:export",
+    "eval": "t2a_edge.apps.eval_cmd:eval_group",
     "info": "t2a_edge.apps.info_cmd:info",
     "cache": "t2a_edge.apps.cache_cmd:cache",
     "native": "t2a_edge.apps.native_cmd:native",
+    "train": "t2a_edge.apps.train_cmd:train",
+    "data": "t2a_edge.apps.data_cmd:data",
+    "lab": "t2a_edge.apps.lab.cli:lab",
 }
+PRODUCT_VERBS = ("generate", "convert", "bench", "eval", "info", "cache", "native")
 SUMMARIES = {
     "generate": "Turn prompts into audio files.",
-    "train": "Train the codec, the teacher or the student.",
-    "data": "Build and inspect the sound-effects corpus.",
-    "eval": "Score generated audio with the YAMNet judge.",
     "convert": "Lower a model to an edge runtime bundle.",
     "bench": "Time every backend and precision on this machine.",
-    "export": "Write a trained model as a shareable folder with its defaults.",
+    "eval": "Score a model or a folder of clips with the YAMNet judge.",
     "info": "Versions, backends, CPU features and paths.",
     "cache": "List or clean cached bundles and judge features.",
     "native": "Build the C++ ExecuTorch runner and check a bundle under it.",
+    "train": "The recipe: train the codec, teacher and student; export a model.",
+    "data": "The recipe: build and inspect the sound-effects corpus.",
+    "lab": "Research probes (codec, phase, tokens, held-out loss, timings).",
 }
 
 

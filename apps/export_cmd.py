@@ -1,4 +1,4 @@
-"""`t2a-edge export`: a trained model folder -> a shareable one (fp16 storage, measured defaults, card)."""
+"""`t2a-edge train export`: a trained model folder -> a shareable one (fp16 storage, measured defaults, card)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def parse_defaults(steps, cfg, temperature, seconds, spread=None, smooth=None) -
                               ("seconds", seconds), ("spread", spread), ("smooth", smooth)) if v is not None}
 
 
-@click.command("export")
+@click.command("export", short_help="Write a trained model as a shareable folder with its defaults.")
 @click.argument("model")
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--half", is_flag=True, help="Store weights as float16 (half the size; computed in float32).")

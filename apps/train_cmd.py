@@ -1,6 +1,8 @@
-"""`t2a-edge train codec|teacher|student`: one command per stage of the recipe."""
+"""`t2a-edge train codec|teacher|student|export`: one command per stage of the recipe, then its export."""
 
 from __future__ import annotations
+
+import functools
 
 import click
 from click.core import ParameterSource
@@ -9,8 +11,37 @@ from t2a_edge.core.config import PRESETS
 from t2a_edge.core.masking import MASK_SCHEDULES
 
 
-@click.command("train")
-@click.argument("stage", type=click.Choice(["codec", "teacher", "student"]))
+STAGES = ("codec", "teacher", "student")
+
+
+class TrainGroup(click.Group):
+    """`train STAGE [OPTIONS]`: each stage is the one stage command below with its STAGE given; `export`
+    writes a trained model as a shareable folder."""
+
+    def list_commands(self, ctx):
+        return [*STAGES, "export"]
+
+    def get_command(self, ctx, name):
+        if name == "export":
+            from t2a_edge.apps.export_cmd import export
+
+            return export
+        if name not in STAGES:
+            return None
+        command = click.Command(name, params=[p for p in stage_command.params if p.name != "stage"],
+                                callback=functools.partial(stage_command.callback, name),
+                                help=f"Train the {name} stage. Under torchrun, trains with DDP across the processes.",
+                                short_help=f"Train the {name}.")
+        return command
+
+
+@click.group("train", cls=TrainGroup)
+def train():
+    """The recipe: train the codec, then the teacher, then the student; export the result."""
+
+
+@click.command("stage")
+@click.argument("stage", type=click.Choice(STAGES))
 @click.option("--data", required=True, type=click.Path(), help="Corpus folder or its manifest.jsonl.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log, model/).")
 @click.option("--init", default="",
@@ -69,10 +100,10 @@ from t2a_edge.core.masking import MASK_SCHEDULES
               help="Stop (with a checkpoint) after this many minutes.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
-          distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share, mask_schedule,
-          category_captions, dropout, rope_dims, head_width, downsample, latent_dim, patch, length_buckets, precision,
-          ema, until_step, time_limit, device, quiet):
+def stage_command(stage, data, out, init, preset, resume, steps, batch, lr, seed, checkpoint_every, log_every,
+                  distill_weight, head_lr_mult, crop_seconds, kl_weight, loss_on_padding, full_mask_share,
+                  mask_schedule, category_captions, dropout, rope_dims, head_width, downsample, latent_dim, patch,
+                  length_buckets, precision, ema, until_step, time_limit, device, quiet):
     """Train one stage. Under torchrun, trains with DDP across the processes."""
     from t2a_edge.train.loop import train as run
     from t2a_edge.train.stages import Settings

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from t2a_edge.apps.benchmarks.loudness import loudness
+from t2a_edge.apps.lab.loudness import loudness
 
 
 def test_loudness_counts_quiet_and_clipped_samples_and_the_median_peak():
@@ -16,13 +16,13 @@ def test_loudness_counts_quiet_and_clipped_samples_and_the_median_peak():
 
 
 def test_phase_speed_reads_iterations_and_momentum_pairs():
-    from t2a_edge.apps.benchmarks.phase_speed import parse_variants
+    from t2a_edge.apps.lab.phase_speed import parse_variants
 
     assert parse_variants("4:0,2:0.99,8") == [(4, 0.0), (2, 0.99), (8, 0.0)]
 
 
 def test_phase_speed_times_the_smoothing_only_when_it_runs(tiny_student, capsys):
-    from t2a_edge.apps.benchmarks.phase_speed import main
+    from t2a_edge.apps.lab.phase_speed import main
 
     args = ["--model", str(tiny_student), "--seconds", "1", "--rounds", "2", "--variants", "2:0.99"]
     main(args + ["--smooth", "50"])

@@ -1,4 +1,4 @@
-"""`t2a-edge eval` refuses missing or bad inputs with one line and a non-zero exit (no judge needed)."""
+"""`t2a-edge eval` and the `lab` probes refuse missing or bad inputs with one line and a non-zero exit (no judge needed)."""
 
 import json
 import os
@@ -40,11 +40,11 @@ CASES = [
     (["eval", "compare", "student:K=1,smooth=-5", "--data", "manifest.jsonl"], "smooth must be >= 0 ms"),
     (["eval", "compare", "studnet:K=8", "--data", "manifest.jsonl"], "start with 'teacher' or 'student'"),
     (["eval", "compare", "student:S=8", "--data", "manifest.jsonl"], "applies to the teacher only"),
-    (["eval", "real", "--data", "missing.jsonl"], "no corpus manifest"),
-    (["eval", "phase", "--iterations", "4,x", "--data", "manifest.jsonl"], "--iterations takes whole numbers"),
-    (["eval", "phase", "--iterations", "-1", "--data", "manifest.jsonl"], "--iterations must list values >= 0"),
-    (["eval", "phase", "--momentum", "0.9,fast", "--data", "manifest.jsonl"], "--momentum takes numbers separated"),
-    (["eval", "phase", "--momentum", "nan", "--data", "manifest.jsonl"], "--momentum must list values >= 0"),
+    (["lab", "real", "--data", "missing.jsonl"], "no corpus manifest"),
+    (["lab", "phase", "--iterations", "4,x", "--data", "manifest.jsonl"], "--iterations takes whole numbers"),
+    (["lab", "phase", "--iterations", "-1", "--data", "manifest.jsonl"], "--iterations must list values >= 0"),
+    (["lab", "phase", "--momentum", "0.9,fast", "--data", "manifest.jsonl"], "--momentum takes numbers separated"),
+    (["lab", "phase", "--momentum", "nan", "--data", "manifest.jsonl"], "--momentum must list values >= 0"),
     (["eval", "--generated", "gen", "--data", "manifest.jsonl", "--steps", "many"], "not a valid integer"),
     (["eval", "--generated", "gen", "--data", "manifest.jsonl", "--json", "a.wav"], "--json a.wav already exists: pass --force"),
     (["eval", "--generated", "gen", "--data", "manifest.jsonl", "--table", "gen"], "--table gen is a folder"),

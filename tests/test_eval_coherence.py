@@ -1,11 +1,11 @@
-"""`eval coherence`: real training tokens arranged whole, shuffled in time and mixed across a category."""
+"""`lab coherence`: real training tokens arranged whole, shuffled in time and mixed across a category."""
 
 import json
 
 import numpy as np
 import pytest
 
-from t2a_edge.apps.evaluation.coherence import ARRANGEMENTS, arrange, arrange_runs, run_label, tiled
+from t2a_edge.apps.lab.coherence import ARRANGEMENTS, arrange, arrange_runs, run_label, tiled
 
 
 def pool_of(lengths, dim=3, offset=0):
@@ -63,7 +63,7 @@ def test_eval_coherence_scores_the_rows(tiny_student, synthetic_corpus, cache_ro
     from t2a_edge.apps.cli import main
 
     monkeypatch.setenv("T2A_EDGE_CACHE", str(cache_root))
-    main(["eval", "coherence", "--model", str(tiny_student), "--data", str(synthetic_corpus), "--seconds", "1",
+    main(["lab", "coherence", "--model", str(tiny_student), "--data", str(synthetic_corpus), "--seconds", "1",
           "--runs", "3", "--out", str(tmp_path / "clips"), "--json", str(tmp_path / "c.json")])
     result = json.loads((tmp_path / "c.json").read_text())
     rows = result["rows"]
@@ -84,7 +84,7 @@ def test_eval_coherence_refuses_bad_run_lengths(tiny_student, synthetic_corpus, 
     monkeypatch.setenv("T2A_EDGE_CACHE", str(cache_root))
     for runs in ("2,x", "0"):
         with pytest.raises(SystemExit) as exit_info:
-            main(["eval", "coherence", "--model", str(tiny_student), "--data", str(synthetic_corpus), "--runs", runs])
+            main(["lab", "coherence", "--model", str(tiny_student), "--data", str(synthetic_corpus), "--runs", runs])
         assert exit_info.value.code != 0
         err = capsys.readouterr().err
         assert "--runs" in err and "Traceback" not in err and err.count("\n") == 1
@@ -95,7 +95,7 @@ def test_eval_coherence_refuses_an_empty_pool(tiny_student, synthetic_corpus, ca
 
     monkeypatch.setenv("T2A_EDGE_CACHE", str(cache_root))
     with pytest.raises(SystemExit) as exit_info:
-        main(["eval", "coherence", "--model", str(tiny_student), "--data", str(synthetic_corpus),
+        main(["lab", "coherence", "--model", str(tiny_student), "--data", str(synthetic_corpus),
               "--pool", "validation"])
     assert exit_info.value.code != 0
     err = capsys.readouterr().err

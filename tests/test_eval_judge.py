@@ -288,7 +288,7 @@ def test_compare_and_codec_tables(fake_cli, tmp_path, capsys):
     assert rows[1]["clips"] == rows[0]["clips"] and rows[1]["hit_rate"] > 0.5 and rows[1]["embedding_cosine"] > 0.9
     assert {kw["teacher_steps"] for _, _, kw in fake_cli["teacher"].calls} == {3}
     assert {kw["steps"] for _, _, kw in fake_cli["student"].calls} == {1}
-    main(["eval", "codec", "--data", str(manifest), "--json", str(tmp_path / "k.json")])
+    main(["lab", "codec", "--data", str(manifest), "--json", str(tmp_path / "k.json")])
     codec = json.loads((tmp_path / "k.json").read_text())["rows"][1]
     assert 0.9 < codec["embedding_cosine"] <= 1.0 and codec["top1_agreement"] > 0.5
     assert codec["mel_l1"] > 0 and codec["mrstft"] > 0 and codec["kl"] < 1.0

@@ -1,4 +1,4 @@
-"""`eval tokens`: clip statistics in token space, real against generated, without the judge."""
+"""`lab tokens`: clip statistics in token space, real against generated, without the judge."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from t2a_edge.apps.evaluation.token_stats import CategoryCentroids, clip_statistics
+from t2a_edge.apps.lab.token_stats import CategoryCentroids, clip_statistics
 
 
 def test_clip_statistics_split_the_variance_between_and_within_clips():
@@ -42,7 +42,7 @@ def test_category_centroids_name_the_nearest_category_after_standardising():
 def test_eval_tokens_measures_real_and_generated_rows(tiny_student, tiny_teacher, synthetic_corpus, tmp_path, capsys):
     from t2a_edge.apps.cli import main
 
-    main(["eval", "tokens", "student:K=1", "teacher:K=2,S=2", "--model", str(tiny_student), "--teacher",
+    main(["lab", "tokens", "student:K=1", "teacher:K=2,S=2", "--model", str(tiny_student), "--teacher",
           str(tiny_teacher), "--data", str(synthetic_corpus), "--seconds", "1", "--json", str(tmp_path / "t.json"),
           "--table", str(tmp_path / "t.md")])
     result = json.loads((tmp_path / "t.json").read_text())
@@ -65,7 +65,7 @@ def test_eval_tokens_refuses_bad_input_in_one_line(tiny_student, tiny_teacher, s
                           (["--pool", "validation"], "has no clips in split 'validation'")):
         args = [str(tiny_student) if a is None else a for a in args]
         with pytest.raises(SystemExit) as exit_info:
-            main(["eval", "tokens", "--model", str(tiny_student), "--data", str(synthetic_corpus), *args])
+            main(["lab", "tokens", "--model", str(tiny_student), "--data", str(synthetic_corpus), *args])
         assert exit_info.value.code != 0
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err and err.count("\n") == 1

@@ -1,4 +1,4 @@
-"""`t2a-edge export`: fp16 storage, recorded defaults, a model card, sha256-checked on load."""
+"""`t2a-edge train export`: fp16 storage, recorded defaults, a model card, sha256-checked on load."""
 
 import json
 import subprocess
@@ -19,7 +19,7 @@ def test_export_half_with_defaults_and_card(tiny_student, tmp_path):
     card = tmp_path / "card.md"
     card.write_text("# tiny student\n")
     out = tmp_path / "shipped"
-    done = run_cli("export", tiny_student, out, "--half", "--steps", "3", "--cfg", "2.5", "--temperature", "0.6",
+    done = run_cli("train", "export", tiny_student, out, "--half", "--steps", "3", "--cfg", "2.5", "--temperature", "0.6",
                    "--seconds", "1.5", "--spread", "0.8", "--smooth", "50", "--card", card)
     assert done.returncode == 0, done.stderr
     assert "float16" in done.stdout and "steps=3" in done.stdout
@@ -45,16 +45,16 @@ def test_export_refuses_to_overwrite_and_checks_hashes(tiny_student, tmp_path):
     out = tmp_path / "m"
     out.mkdir()
     (out / "keep.txt").write_text("user data")
-    done = run_cli("export", tiny_student, out)
+    done = run_cli("train", "export", tiny_student, out)
     assert done.returncode == 2 and "already exists: pass --force" in done.stderr and "Traceback" not in done.stderr
     # --force replaces a model folder, never a folder of the user's own named by mistake
-    done = run_cli("export", tiny_student, out, "--force")
+    done = run_cli("train", "export", tiny_student, out, "--force")
     assert done.returncode == 2 and "is not a t2a-edge model folder" in done.stderr, done.stderr
     assert (out / "keep.txt").read_text() == "user data"
     out = tmp_path / "model"
-    assert run_cli("export", tiny_student, out).returncode == 0
-    assert run_cli("export", tiny_student, out).returncode == 2
-    assert run_cli("export", tiny_student, out, "--force").returncode == 0
+    assert run_cli("train", "export", tiny_student, out).returncode == 0
+    assert run_cli("train", "export", tiny_student, out).returncode == 2
+    assert run_cli("train", "export", tiny_student, out, "--force").returncode == 0
     shard = sorted(out.glob("*.safetensors"))[0]
     data = bytearray(shard.read_bytes())
     data[-1] ^= 1
@@ -64,6 +64,6 @@ def test_export_refuses_to_overwrite_and_checks_hashes(tiny_student, tmp_path):
     for flag, value, message in (("--steps", "0", "steps must be a whole number >= 1"),
                                  ("--spread", "0", "spread must be > 0"),
                                  ("--seconds", "99", "seconds must be at most 2 for this model")):
-        bad = run_cli("export", tiny_student, tmp_path / "x", flag, value)
+        bad = run_cli("train", "export", tiny_student, tmp_path / "x", flag, value)
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr
     assert not (tmp_path / "x").exists()

@@ -1,4 +1,4 @@
-"""`t2a-edge eval heldout`: the stage loss on unseen clips under the clip's caption, another's and none."""
+"""`t2a-edge lab heldout`: the stage loss on unseen clips under the clip's caption, another's and none."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def test_heldout_loss_for_teacher_and_student(tiny_runs, synthetic_corpus, tmp_p
 
     for stage, key in (("teacher", "diffusion"), ("student", "energy")):
         out = tmp_path / f"{stage}.json"
-        main(["eval", "heldout", "--model", str(tiny_runs[stage]), "--data", str(synthetic_corpus),
+        main(["lab", "heldout", "--model", str(tiny_runs[stage]), "--data", str(synthetic_corpus),
               "--batches", "3", "--json", str(out)])
         result = json.loads(out.read_text())
         assert result["kind"] == stage and result["loss"] == key and result["clips"] > 0
@@ -32,7 +32,7 @@ def test_heldout_refuses_a_codec_and_bad_counts(tiny_runs, synthetic_corpus, cap
     for args, message in ((["--model", str(tiny_runs["codec"])], "is a codec"),
                           (["--model", str(tiny_runs["student"]), "--batches", "0"], "--batches must be at least 1")):
         with pytest.raises(SystemExit) as exit_info:
-            main(["eval", "heldout", "--data", str(synthetic_corpus), *args])
+            main(["lab", "heldout", "--data", str(synthetic_corpus), *args])
         assert exit_info.value.code != 0
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
@@ -48,7 +48,7 @@ def test_hidden_share_replaces_the_training_masks(tiny_runs, synthetic_corpus, t
     everything = heldout_loss(folder, str(synthetic_corpus), batches=3, hidden_share=1.0)
     assert everything["own"] == heldout_loss(folder, str(synthetic_corpus), batches=3)["own"]
     out = tmp_path / "tenth.json"
-    main(["eval", "heldout", "--model", str(tiny_runs["teacher"]), "--data", str(synthetic_corpus),
+    main(["lab", "heldout", "--model", str(tiny_runs["teacher"]), "--data", str(synthetic_corpus),
           "--batches", "3", "--hidden-share", "0.1", "--json", str(out)])
     tenth = json.loads(out.read_text())
     assert tenth["hidden_share"] == 0.1 and math.isfinite(tenth["own"]) and tenth["own"] != everything["own"]

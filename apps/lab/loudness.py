@@ -1,6 +1,6 @@
-"""Benchmark: how loud a model's clips come out, before the audio writer clips them to full scale.
+"""Lab probe: how loud a model's clips come out, before the audio writer clips them to full scale.
 
-    python -m t2a_edge.apps.benchmarks.loudness [--model default] [--prompts 16] [--seconds 5] [--seed 0] [--spread F]
+    t2a-edge lab loudness [--model default] [--prompts 16] [--seconds 5] [--seed 0] [--spread F]
         [--smooth MS]
 
 Generates one paraphrased prompt for each of the first N categories (in name order; prompts written
@@ -27,10 +27,10 @@ def loudness(clips: list[np.ndarray]) -> dict[str, float]:
             "clipped_share": float(np.mean(np.abs(samples) > 1.0))}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     from t2a_edge import TextToAudio
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)

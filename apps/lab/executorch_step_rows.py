@@ -1,9 +1,9 @@
-"""Benchmark: the ExecuTorch step's two methods (two backbone rows, one row) at 10 s, in one process.
+"""Lab probe: the ExecuTorch step's two methods (two backbone rows, one row) at 10 s, in one process.
 
-    python -m t2a_edge.apps.benchmarks.executorch_step_rows [--precision fp32|int8] [--runs 9]
+    t2a-edge lab step-rows [--precision fp32|int8] [--runs 9]
 
 Converts the default model's ExecuTorch bundle first if it is not cached. At cfg 1 the two-row
-method gets guidance [1, 0] (what converter 14 ran) and the one-row method [1]: the same output.
+method gets guidance [1, 0] (what older bundles ran) and the one-row method [1]: the same output.
 Calls alternate between the methods, so a drifting machine slows both alike.
 """
 
@@ -21,11 +21,11 @@ from t2a_edge.runtimes.executorch_backend import STEP_METHODS, ExecuTorchBackend
 from t2a_edge.runtimes.select import ensure_bundle
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
     parser.add_argument("--runs", type=int, default=9)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     folder, _ = ensure_bundle(default_model_dir(), "executorch", args.precision)
     backend = ExecuTorchBackend(folder)
     _, methods, names = backend.sessions["step"]

@@ -1,6 +1,6 @@
 """Benchmark: teacher training throughput with each speed-up switched on in turn, in one run.
 
-    python -m t2a_edge.apps.benchmarks.train_speed --data CORPUS [--init default] [--steps 12]
+    t2a-edge lab train-speed --data CORPUS [--init default] [--steps 12]
         [--batch 16] [--rounds 2] [--threads 2]
 
 One model and one token bank serve every variant; rounds interleave the variants so a drifting
@@ -17,7 +17,6 @@ import argparse
 import dataclasses
 import time
 
-import numpy as np
 import torch
 
 VARIANTS = ("before", "+bf16", "+caption cut", "+head on scored", "+length buckets")
@@ -37,8 +36,8 @@ def full_head_loss(loss, batch: dict) -> torch.Tensor:
     return diffusion_loss(eps, noise, batch["loss_mask"].repeat(mul, 1))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="corpus folder or manifest")
     parser.add_argument("--init", default="default", help="model folder whose codec encodes the clips")
     parser.add_argument("--steps", type=int, default=12, help="timed steps per variant and round")

@@ -1,6 +1,6 @@
-"""Benchmark: how fast one generation could possibly run on this CPU (work per component against GEMM peaks).
+"""Lab probe: how fast one generation could possibly run on this CPU (work per component against GEMM peaks).
 
-    python -m t2a_edge.apps.benchmarks.roofline [--seconds 10] [--runs 9]
+    t2a-edge lab roofline [--seconds 10] [--runs 9]
 
 Counts the floating-point work of each component of the default model at one generation (batch 1,
 K = 1, cfg 1) with torch's FlopCounterMode, measures this machine's matrix-product peak in fp32
@@ -79,11 +79,11 @@ def ort_gemm_gops(m: int, k: int, n: int, runs: int, integer: bool) -> float:
     return 2 * m * k * n / median_ms(lambda: session.run(None, {"a": a}), runs) / 1e6
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=9)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     model = load_model(default_model_dir())
     flops = component_flops(model, args.seconds)
     total = sum(flops.values())

@@ -1,6 +1,6 @@
-"""Benchmark: what the Griffin-Lim phase costs per clip, plain and fast, at a few iteration counts.
+"""Lab probe: what the Griffin-Lim phase costs per clip, plain and fast, at a few iteration counts.
 
-    python -m t2a_edge.apps.benchmarks.phase_speed [--model default] [--backend torch] [--precision fp32]
+    t2a-edge lab phase-speed [--model default] [--backend torch] [--precision fp32]
         [--seconds 10] [--variants 4:0,2:0.99] [--rounds 30] [--smooth MS]
 
 Generates one clip of the model on the backend (its default settings), keeps the tokens, then in
@@ -29,12 +29,12 @@ def parse_variants(text: str) -> list[tuple[int, float]]:
     return variants
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     from t2a_edge import TextToAudio
     from t2a_edge.core.envelope import smooth_loudness, window_frames
     from t2a_edge.core.phase import PhaseRecovery
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--precision", default=None)

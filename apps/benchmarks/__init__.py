@@ -1,1 +1,0 @@
-"""Stand-alone benchmark scripts: `python -m t2a_edge.apps.benchmarks.<name>`."""
