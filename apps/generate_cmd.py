@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from t2a_edge.core.errors import T2AError
-from t2a_edge.core.paths import check_output_file
+from t2a_edge.core.paths import check_output_file, write_error
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 DEFAULT_BATCH = 8
@@ -42,7 +42,10 @@ def output_paths(prompts: list[str], output: str | None, force: bool) -> list[Pa
         if folder.exists() and not folder.is_dir():
             raise T2AError(f"-o {folder}: not a folder, and not a .wav/.flac/.ogg file name")
         if output:
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise write_error(folder, exc) from None
         paths = [folder / f"{slug(p, taken)}.wav" for p in prompts]
     for path in paths:
         check_output_file(path, force)
@@ -102,8 +105,10 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
 
     prompt_list = read_prompts(prompts, prompts_file)
     paths = output_paths(prompt_list, output, force)
-    if spectrogram and Path(spectrogram).exists() and not force:
-        raise T2AError(f"{spectrogram} already exists: pass --force to overwrite it")
+    if spectrogram:  # refused now, not after the audio is written
+        from t2a_edge.apps.spectrogram import check_spectrogram_path
+
+        check_spectrogram_path(spectrogram, force)
     say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
     from t2a_edge.runtimes.api import TextToAudio, check_settings
 
