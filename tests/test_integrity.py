@@ -278,6 +278,25 @@ def test_a_writer_failing_after_the_checks_is_one_line(tmp_path, monkeypatch):
         atomic_write_bytes(tmp_path / "x.wav", lambda tmp: None)
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc")
+def test_any_command_writing_where_it_cannot_is_one_line(student, cli):
+    """Writers with no check of their own (here convert --out's temporary folder) still end in one
+    line naming the path, through the CLI's last resort for an OS error that names a file."""
+    code, _, err = cli(["convert", "--model", str(student), "--backend", "onnx", "--out", "/proc/t2a-bundle"])
+    one_error_line(code, err, "/proc")
+
+
+def test_only_os_errors_naming_a_file_become_one_line():
+    import errno
+
+    from t2a_edge.apps.cli import os_error_line
+
+    assert os_error_line(FileNotFoundError(errno.ENOENT, "No such file or directory", "/proc/x")) == \
+        "no such file or directory: /proc/x"
+    assert os_error_line(OSError(errno.ENOSPC, "No space left on device", "/x")).startswith("no space left on device: /x")
+    assert os_error_line(OSError("no errno, no file")) is None
+
+
 def test_a_bad_spectrogram_path_is_refused_before_any_audio_is_written(student, tmp_path, monkeypatch, cli):
     monkeypatch.chdir(tmp_path)
     for spectrogram, pattern in (("s.jpg", ".png"), (str(tmp_path / "no" / "s.png"), "does not exist")):
