@@ -309,17 +309,44 @@ def test_a_bad_spectrogram_path_is_refused_before_any_audio_is_written(student, 
 
 # -- a tampered cached bundle: marked, and its repair works as printed --------------------------------
 
-def test_a_tampered_cached_bundle_is_marked_and_its_printed_repair_works(student, tmp_path, monkeypatch, cli):
+@pytest.fixture(scope="module")
+def cached_onnx(student, tmp_path_factory):
+    """(cache folder, model folder, bundle) of one ONNX conversion shared by the tamper tests: each
+    converts only once more, for its repair."""
     from t2a_edge.runtimes import select
 
-    monkeypatch.setenv("T2A_EDGE_CACHE", str(tmp_path / "cache"))
-    model = copy_model(student, tmp_path / "student")
-    bundle, converted = select.ensure_bundle(model, "onnx", "fp32", progress=False)
+    root = tmp_path_factory.mktemp("tamper")
+    model = copy_model(student, root / "student")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("T2A_EDGE_CACHE", str(root / "cache"))
+        torch.manual_seed(1)
+        encoder = TextEncoder(layers=1, heads=2, hidden=64).eval()
+        patch.setattr(TextEncoder, "pretrained", classmethod(lambda cls, folder=None: encoder))
+        bundle, converted = select.ensure_bundle(model, "onnx", "fp32", progress=False)
     assert converted
-    step = bundle / json.loads((bundle / MANIFEST).read_text())["components"]["step"]["file"]
-    data = bytearray(step.read_bytes())
-    data[len(data) // 2] ^= 0x01  # one flipped byte
-    step.write_bytes(bytes(data))
+    return root / "cache", model, bundle
+
+
+def flip_a_byte(bundle: Path, component: str) -> None:
+    path = bundle / json.loads((bundle / MANIFEST).read_text())["components"][component]["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def printed_repair(line: str) -> list[str]:
+    """The command an error line advises, as the shell would split it."""
+    args = shlex.split(line[line.index("t2a-edge convert"):])
+    assert args[0] == "t2a-edge"
+    return args[1:]
+
+
+def test_a_tampered_cached_bundle_is_marked_and_its_printed_repair_works(cached_onnx, tmp_path, monkeypatch, cli):
+    cache, model, bundle = cached_onnx
+    monkeypatch.setenv("T2A_EDGE_CACHE", str(cache))
+    [entry] = json.loads(cli(["cache", "list", "--json"])[1])["bundles"]
+    assert entry["status"] == "current"
+    flip_a_byte(bundle, "step")
 
     code, out, err = cli(["cache", "list", "--json"])
     [entry] = json.loads(out)["bundles"]
@@ -329,11 +356,9 @@ def test_a_tampered_cached_bundle_is_marked_and_its_printed_repair_works(student
 
     wav = tmp_path / "dog.wav"
     code, _, err = cli(["generate", "dog", "--model", str(model), "--backend", "onnx", "-o", str(wav)])
-    line = one_error_line(code, err, "corrupt", "t2a-edge convert")
-    repair = line[line.index("t2a-edge convert"):].split(")")[0].rstrip(".;")
-    args = shlex.split(repair)
-    assert args[0] == "t2a-edge"
-    code, _, err = cli(args[1:])
+    repair = printed_repair(one_error_line(code, err, "corrupt", "t2a-edge convert"))
+    assert "--out" not in repair
+    code, _, err = cli(repair)
     assert code in (0, None), err
     code, out, err = cli(["generate", "dog", "--model", str(model), "--backend", "onnx", "-o", str(wav)])
     assert code in (0, None), err
@@ -342,26 +367,34 @@ def test_a_tampered_cached_bundle_is_marked_and_its_printed_repair_works(student
     assert entry["status"] == "current"
 
 
-def test_a_tampered_bundle_passed_by_path_gets_advice_that_works(student, tmp_path, cli):
+def test_a_tampered_bundle_passed_by_path_gets_advice_that_works(cached_onnx, tmp_path, cli):
     """A bundle folder given by path (convert --out) is repaired in place by the printed command."""
-    model = copy_model(student, tmp_path / "student")
+    _, _, cached = cached_onnx
     bundle = tmp_path / "bundle"
-    code, _, err = cli(["convert", "--model", str(model), "--backend", "onnx", "--out", str(bundle)])
-    assert code in (0, None), err
-    decoder = bundle / json.loads((bundle / MANIFEST).read_text())["components"]["decoder"]["file"]
-    data = bytearray(decoder.read_bytes())
-    data[-10] ^= 0x01
-    decoder.write_bytes(bytes(data))
+    shutil.copytree(cached, bundle)
+    flip_a_byte(bundle, "decoder")
     wav = tmp_path / "dog.wav"
     code, _, err = cli(["generate", "dog", "--model", str(bundle), "-o", str(wav)])
-    line = one_error_line(code, err, "corrupt", "t2a-edge convert")
-    args = shlex.split(line[line.index("t2a-edge convert"):].split(")")[0].rstrip(".;"))
-    assert "--out" in args
-    code, _, err = cli(args[1:])
+    repair = printed_repair(one_error_line(code, err, "corrupt", "t2a-edge convert"))
+    assert repair[repair.index("--out") + 1] == str(bundle.resolve())
+    code, _, err = cli(repair)
     assert code in (0, None), err
     code, _, err = cli(["generate", "dog", "--model", str(bundle), "-o", str(wav)])
     assert code in (0, None), err
     assert wav.is_file()
+
+
+def test_the_repair_of_the_default_models_cached_bundle_names_it_default(tmp_path, monkeypatch):
+    from t2a_edge.core.bundle import repair_advice
+    from t2a_edge.core.paths import bundles_dir, default_model_dir
+
+    monkeypatch.setenv("T2A_EDGE_CACHE", str(tmp_path / "cache"))
+    manifest = {"backend": "openvino", "precision": "int8", "model": {"source": str(default_model_dir())}}
+    cached = bundles_dir() / "0123456789abcdef" / "openvino-int8"
+    assert repair_advice(cached, manifest).endswith(
+        "t2a-edge convert --model default --backend openvino --precision int8 --force")
+    elsewhere = tmp_path / "my bundle"
+    assert repair_advice(elsewhere, manifest).endswith(f"--out '{elsewhere}' --force")
 
 
 # -- an over-long prompt says what the model reads ------------------------------------------------------
