@@ -100,6 +100,17 @@ def machine_error_line(exc: OSError) -> str | None:
     return line
 
 
+def os_error_line(exc: OSError) -> str | None:
+    """The one line for an OS error: a machine failure's (machine_error_line), else, when it names a
+    file, its reason and that file (a writer with no check of its own: `convert --out /proc/b`).
+    None for one naming no file, which is more likely a bug than the user's input: its traceback stays."""
+    line = machine_error_line(exc)
+    if line is not None or not exc.filename:
+        return line
+    what = (exc.strerror or str(exc)).lower()
+    return f"{what}: {exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "")
+
+
 def main(argv=None):
     """Entry point: user mistakes become one line on stderr and a non-zero exit."""
     try:
@@ -119,7 +130,7 @@ def main(argv=None):
     except BrokenPipeError:
         sys.exit(1)
     except OSError as exc:
-        line = machine_error_line(exc)
+        line = os_error_line(exc)
         if line is None:
             raise
         click.echo(f"error: {line}", err=True)

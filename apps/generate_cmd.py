@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from t2a_edge.core.errors import T2AError
-from t2a_edge.core.paths import check_output_file
+from t2a_edge.core.paths import check_output_file, write_error
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 DEFAULT_BATCH = 8
@@ -42,7 +42,10 @@ def output_paths(prompts: list[str], output: str | None, force: bool) -> list[Pa
         if folder.exists() and not folder.is_dir():
             raise T2AError(f"-o {folder}: not a folder, and not a .wav/.flac/.ogg file name")
         if output:
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise write_error(folder, exc) from None
         paths = [folder / f"{slug(p, taken)}.wav" for p in prompts]
     for path in paths:
         check_output_file(path, force)
@@ -102,10 +105,12 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
 
     prompt_list = read_prompts(prompts, prompts_file)
     paths = output_paths(prompt_list, output, force)
-    if spectrogram and Path(spectrogram).exists() and not force:
-        raise T2AError(f"{spectrogram} already exists: pass --force to overwrite it")
+    if spectrogram:  # refused now, not after the audio is written
+        from t2a_edge.apps.spectrogram import check_spectrogram_path
+
+        check_spectrogram_path(spectrogram, force)
     say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
-    from t2a_edge.runtimes.api import TextToAudio, check_settings
+    from t2a_edge.runtimes.api import PromptCutWarning, TextToAudio, check_settings
 
     # Before a load that may convert a bundle.
     check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed, smooth)
@@ -125,11 +130,13 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
     say(f"backend: {tta.backend.name} {tta.backend.precision} ({tta.why}); model: {tta.source}")
     if defaulted:
         say(f"model defaults used: {', '.join(defaulted)}")
+    for line in tta.prompt_cuts(prompt_list):  # said here once, not again as the API's warning
+        say(f"note: {line}")
     n_tokens = tta.backend.config.tokens_for(used["seconds"])
     batches = math.ceil(len(prompt_list) / batch_size)
     bar = None  # the current batch's progress bar: one per batch, so the lines it writes sit between bars
-    made = tta.generate_batches(prompt_list, batch_size, seed=seed, teacher_steps=teacher_steps,
-                                progress=lambda count: bar.update(count), **used)
+    made = _quietly(tta.generate_batches(prompt_list, batch_size, seed=seed, teacher_steps=teacher_steps,
+                                         progress=lambda count: bar.update(count), **used), PromptCutWarning)
     timings, kept = {}, []
     for index in range(batches):
         first = index * batch_size
@@ -155,6 +162,20 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
                    f"decode {timings['decode']:.3f} s, total {timings['total']:.2f} s (real-time factor {rtf:.3f})")
         if spectrogram:
             click.echo(f"wrote {spectrogram}")
+
+
+def _quietly(batches, category):
+    """The batches, each made with the API's warnings of `category` silenced (the CLI said them)."""
+    import warnings
+
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category)
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+        yield batch
 
 
 def _report(clip, path: Path, seed: int, load_seconds: float, as_json: bool) -> None:

@@ -16,6 +16,17 @@ def log_spectrogram(samples: np.ndarray, n_fft: int = 512, hop: int = 128) -> np
     return 20 * np.log10(spectrum + 1e-6)
 
 
+def check_spectrogram_path(path: str | Path, overwrite: bool = False) -> Path:
+    """Refuse, in one line, a spectrogram path that is not a .png or cannot be written (before any work)."""
+    from t2a_edge.core.errors import T2AError
+    from t2a_edge.core.paths import check_output_file
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise T2AError(f"--spectrogram wants a .png path, got {path}")
+    return check_output_file(path, overwrite, "--spectrogram")
+
+
 def save_spectrogram(clips, path: str | Path, overwrite: bool = False) -> Path:
     """One row per clip, titled with its prompt; time in seconds, frequency in kHz."""
     import matplotlib
@@ -24,13 +35,8 @@ def save_spectrogram(clips, path: str | Path, overwrite: bool = False) -> Path:
     import matplotlib.pyplot as plt
 
     from t2a_edge.core.audio import atomic_write_bytes
-    from t2a_edge.core.errors import T2AError
 
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise T2AError(f"--spectrogram wants a .png path, got {path}")
-    if path.exists() and not overwrite:
-        raise T2AError(f"{path} already exists: pass --force to overwrite it")
+    path = check_spectrogram_path(path, overwrite)
     fig, axes = plt.subplots(len(clips), 1, figsize=(8, 2.6 * len(clips)), squeeze=False)
     for ax, clip in zip(axes[:, 0], clips):
         db = log_spectrogram(clip.samples)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from t2a_edge.core.errors import T2AError
-from t2a_edge.core.paths import check_output_file
+from t2a_edge.core.paths import check_output_file, write_error
 
 SAMPLE_RATE = 16_000
 WRITABLE_SUFFIXES = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
@@ -49,7 +49,10 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
 def atomic_write_bytes(path: Path, write) -> None:
     """Call `write(tmp_path)` then rename onto `path`, so a crash never leaves half a file."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:  # one line naming `path` (core.paths.write_error), not a traceback
+        raise write_error(path, exc) from None
     os.close(fd)
     try:
         write(tmp)
@@ -58,9 +61,11 @@ def atomic_write_bytes(path: Path, write) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from None
         raise
 
 

@@ -149,7 +149,10 @@ def load_model(folder: str | Path, device: str = "cpu") -> T2AModel:
     from safetensors.torch import load_file
 
     folder = Path(folder)
-    meta = read_model_meta(folder)
+    meta = read_model_meta(folder)  # config and file names checked before anything is read or built
+    if "config" not in meta or not meta.get("files"):
+        raise T2AError(f"{folder / MODEL_FILE} lists no config or no weight files: not a saved model")
+    config = ModelConfig.from_dict(meta["config"], str(folder / MODEL_FILE))
     state = {}
     verify_model_files(folder, meta)
     for name in meta["files"]:
@@ -159,7 +162,7 @@ def load_model(folder: str | Path, device: str = "cpu") -> T2AModel:
         except Exception as exc:  # safetensors raises its own error types
             raise T2AError(f"model file {path} is unreadable: {exc}") from None
     parts = meta.get("parts", {})
-    model = T2AModel(ModelConfig.from_dict(meta["config"]), parts.get("diffusion_head", True),
+    model = T2AModel(config, parts.get("diffusion_head", True),
                      parts.get("energy_head", False))
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from t2a_edge.core.errors import T2AError
 
@@ -36,15 +36,45 @@ def read_versioned_json(folder: str | Path, name: str, what: str, version: int, 
     return data
 
 
+def inside(folder: str | Path, rel, where: str) -> Path:
+    """`folder/rel` for a file that a hashed list (`where`) names, refused in one line when it is not
+    a plain relative path inside `folder`: absolute, with '..', or a link that leads out of it."""
+    folder = Path(folder)
+    if not isinstance(rel, str) or not rel.strip():
+        raise T2AError(f"{where} names a file {json.dumps(rel)[:60]}, not a relative path")
+    pure = PurePosixPath(rel.replace("\\", "/"))
+    if pure.is_absolute() or Path(rel).is_absolute() or Path(rel).drive or ".." in pure.parts:
+        raise T2AError(f"{where} names {rel}, outside {folder}: refusing to load it")
+    path = folder / rel
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise T2AError(f"{where} names {rel}, which links outside {folder} (to {path.resolve()}): "
+                       "refusing to load it")
+    return path
+
+
 def read_model_meta(folder: str | Path) -> dict:
-    """model.json of a model folder, with a clear error for anything else."""
-    return read_versioned_json(folder, MODEL_FILE, "model folder", FORMAT_VERSION)
+    """model.json of a model folder, with a clear error for anything else: its config is checked
+    (types, ranges, sizes; core.config.check_config) and its weight files must lie inside the folder,
+    before anything reads or builds them."""
+    from t2a_edge.core.config import ModelConfig
+
+    meta = read_versioned_json(folder, MODEL_FILE, "model folder", FORMAT_VERSION)
+    where = str(Path(folder) / MODEL_FILE)
+    if "config" in meta:
+        ModelConfig.from_dict(meta["config"], where)
+    files = meta.get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise T2AError(f"{where}: 'files' must map each weight file to its sha256")
+    for name in files:
+        inside(folder, name, where)
+    return meta
 
 
 def verify_model_files(folder: str | Path, meta: dict) -> None:
     """Check every weight file listed in model.json against its sha256; name the first bad one."""
+    where = str(Path(folder) / MODEL_FILE)
     for name, expected in meta.get("files", {}).items():
-        path = Path(folder) / name
+        path = inside(folder, name, where)
         if not path.is_file():
             raise T2AError(f"model file {path} is missing")
         if sha256_file(path) != expected:

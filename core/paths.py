@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import tempfile
 from pathlib import Path
 
 from t2a_edge.core.errors import T2AError
@@ -65,4 +67,24 @@ def check_output_file(path: str | os.PathLike, force: bool, flag: str = "") -> P
         raise T2AError(f"{flag + ': ' if flag else ''}output folder {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK):
         raise T2AError(f"cannot write to {path.parent}: permission denied")
+    # os.access says yes to root everywhere, and to folders that take no new files (/proc, a
+    # read-only mount): create and remove an empty file there, so the refusal comes before the work.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+    except OSError as exc:
+        raise T2AError(f"cannot write {named}: {(exc.strerror or str(exc)).lower()} (in {path.parent})") from None
+    os.close(fd)
+    os.unlink(probe)
     return path
+
+
+# A full disk, a quota, a read-only or forbidden path: the CLI names them with advice (apps.cli.MACHINE_ERRORS).
+MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+
+
+def write_error(path: str | os.PathLike, exc: OSError) -> Exception:
+    """What a failed write of `path` raises: the OSError itself, renamed to `path` (not a temporary
+    file beside it), for the machine failures the CLI explains; one T2AError line for any other."""
+    if exc.errno in MACHINE_ERRNOS:
+        return OSError(exc.errno, exc.strerror, str(path))
+    return T2AError(f"cannot write {path}: {(exc.strerror or str(exc)).lower()}")

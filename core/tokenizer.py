@@ -29,7 +29,9 @@ class Tokenizer:
 
         folder = folder or minilm_dir()
         self.max_tokens = max_tokens
-        self.tokenizer = HFTokenizer.from_file(str(folder / "tokenizer.json"))
+        self.file = folder / "tokenizer.json"
+        self.tokenizer = HFTokenizer.from_file(str(self.file))
+        self.counter = None  # an untruncated copy, made for the first prompt that is cut
         self.tokenizer.enable_truncation(max_tokens)
         self.tokenizer.enable_padding(length=max_tokens, pad_id=0, pad_token="[PAD]")
 
@@ -39,3 +41,22 @@ class Tokenizer:
         ids = np.array([e.ids for e in encoded], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
         return ids, mask
+
+    def cut(self, text: str) -> tuple[int, int, str] | None:
+        """None if the model reads all of `text`; else (word pieces in it, word pieces read, the part
+        of `text` they cover): the model reads at most max_tokens pieces, [CLS] and [SEP] included."""
+        from tokenizers import Tokenizer as HFTokenizer
+
+        encoded = self.tokenizer.encode(text)
+        if not encoded.overflowing:
+            return None
+        kept = [offset for offset, special, used in zip(encoded.offsets, encoded.special_tokens_mask,
+                                                        encoded.attention_mask) if used and not special]
+        if self.counter is None:
+            self.counter = HFTokenizer.from_file(str(self.file))
+            self.counter.no_truncation()
+            self.counter.no_padding()
+        total = len(self.counter.encode(text, add_special_tokens=False).ids)
+        if total <= len(kept):
+            return None
+        return total, len(kept), text[:kept[-1][1]] if kept else ""

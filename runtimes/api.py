@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,10 @@ FALLBACK_DEFAULTS = {
                 "noise_correlation": 0.0, "anchors": 0, "spread": 1.0, "smooth": 0.0},
 }
 MIN_SECONDS = 0.5
+
+
+class PromptCutWarning(UserWarning):
+    """A prompt longer than the model reads: the warning says which part it reads."""
 
 
 @dataclass
@@ -109,6 +114,21 @@ class TextToAudio:
         defaults["seconds"] = min(defaults["seconds"], runtime.config.max_seconds)
         return cls(runtime, defaults, str(model), why)
 
+    def prompt_cut(self, prompt: str, label: str = "the prompt") -> str | None:
+        """None if the model reads all of `prompt`; else one line saying how much of it it reads."""
+        found = self.tokenizer.cut(prompt.strip())
+        if found is None:
+            return None
+        total, kept, text = found
+        shown = text if len(text) <= 160 else text[:157] + "..."
+        return (f"{label} is {total} word pieces long; the model reads the first {kept} word pieces and "
+                f"ignores the rest: \"{shown}\"")
+
+    def prompt_cuts(self, prompts: list[str]) -> list[str]:
+        """prompt_cut's line for every prompt the model does not read whole, naming it by its number."""
+        labels = ["the prompt"] if len(prompts) == 1 else [f"prompt {i + 1}" for i in range(len(prompts))]
+        return [line for line in (self.prompt_cut(p, label) for p, label in zip(prompts, labels)) if line]
+
     @property
     def max_seconds(self) -> float:
         return self.backend.config.max_seconds
@@ -189,6 +209,8 @@ class TextToAudio:
         else:
             teacher_steps = None
         self.check(prompts, seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed, smooth)
+        for line in self.prompt_cuts(prompts):
+            warnings.warn(line, PromptCutWarning, stacklevel=3)
         settings = {"seconds": float(seconds), "steps": int(steps), "cfg": float(cfg),
                     "temperature": float(temperature), "noise_correlation": float(noise_correlation),
                     "anchors": int(anchors), "spread": float(spread), "smooth": float(smooth), "seed": int(seed),

@@ -61,14 +61,32 @@ def bundle_status(folder: Path, model_sha: str) -> tuple[str, bool, str | None]:
     if manifest.get("converter") != CONVERTER_VERSION:
         return f"made by an older converter ({manifest.get('converter')}; it is converted again on use)", True, source
     if not source:
-        return "kept: its manifest names no model folder", False, None
+        damage = damaged(folder, manifest)
+        return (damage, True, None) if damage else ("kept: its manifest names no model folder", False, None)
     try:
         now = sha_of(Path(source))
     except OSError:
         return "its model folder is gone", True, source
     if now != model_sha:
         return "its model changed since (the model now has other bundles)", True, source
+    damage = damaged(folder, manifest)
+    if damage:
+        return damage, True, source
     return CURRENT, False, source
+
+
+def damaged(folder: Path, manifest: dict) -> str | None:
+    """Why a bundle fails its hash check (what loading it would say, with the command that converts it
+    again), or None when every file matches its manifest."""
+    from t2a_edge.core.bundle import verify_bundle
+
+    try:
+        verify_bundle(folder, manifest)
+    except T2AError as exc:
+        return f"damaged: {exc}"
+    except OSError as exc:
+        return f"damaged: cannot read {exc.filename or folder}: {exc.strerror or exc}"
+    return None
 
 
 def scan(root: Path | None = None, now: float | None = None) -> list[CacheEntry]:

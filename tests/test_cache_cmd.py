@@ -13,6 +13,7 @@ import torch
 from t2a_edge.convert.export import random_student
 from t2a_edge.core.bundle import BUNDLE_FORMAT, CONVERTER_VERSION, COMPONENT_NAMES
 from t2a_edge.core.model import save_model
+from t2a_edge.core.model_files import sha256_file
 from t2a_edge.core.text import TextEncoder
 from t2a_edge.runtimes import bundle_cache, select
 
@@ -41,12 +42,14 @@ def fake_bundle(root, model_folder, name="onnx-int8", converter=CONVERTER_VERSIO
     sha = select.model_sha(model_folder)
     folder = root / "bundles" / sha / name
     folder.mkdir(parents=True)
-    components = {c: {"file": f"{c}.onnx", "files": {f"{c}.onnx": "0" * 64}} for c in COMPONENT_NAMES}
+    components = {}
+    for c in COMPONENT_NAMES:  # each file present and listed with its sha256: `cache list` checks them
+        (folder / f"{c}.onnx").write_bytes(b"x" * (size if c == "step" else 10))
+        components[c] = {"file": f"{c}.onnx", "files": {f"{c}.onnx": sha256_file(folder / f"{c}.onnx")}}
     manifest = {"format": BUNDLE_FORMAT, "backend": name.split("-")[0], "precision": name.split("-")[1],
                 "config": {}, "components": components, "converter": converter,
                 "model": {"sha": sha, "source": str(model_folder)}}
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    (folder / "step.onnx").write_bytes(b"x" * size)
     return folder
 
 

@@ -199,7 +199,7 @@ def test_a_model_using_a_dropped_variant_is_refused_in_one_line_and_one_naming_i
     data["head"] = {**data["head"], "clip_noise_dim": 0}
     assert ModelConfig.from_dict({**data, "summary_token": False}) == CFG
     data["backbone"]["mask_noise"] = True
-    with pytest.raises(T2AError, match="mask_noise, dropped from t2a-edge") as info:
+    with pytest.raises(T2AError, match="backbone.mask_noise, dropped from t2a-edge") as info:
         ModelConfig.from_dict(data)
     assert "\n" not in str(info.value)
 
