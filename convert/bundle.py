@@ -155,7 +155,7 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
                                          export_program, parity_inputs)
     from t2a_edge.convert.quantize import HELDOUT_PROMPTS, calibration_sets
     from t2a_edge.core.text import TextEncoder
-    from t2a_edge.runtimes.api import FALLBACK_DEFAULTS
+    from t2a_edge.core.settings import FALLBACK_DEFAULTS
 
     backends = list(backends)
     precisions = [precisions] if isinstance(precisions, str) else list(precisions)
