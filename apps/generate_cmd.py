@@ -87,7 +87,9 @@ def read_prompts(prompts: tuple[str, ...], prompts_file: str | None) -> list[str
 @click.option("--model", default="default", show_default=True, help="'default', a model folder or a bundle.")
 @click.option("--backend", default="auto", show_default=True,
               help="auto, torch, cuda, onnx, openvino, coreml or executorch.")
-@click.option("--precision", default="fp32", show_default=True, help="fp32, fp16 or int8 (edge backends).")
+@click.option("--precision", default=None,
+              help="fp32, fp16 or int8 (edge backends). Default: with --backend auto, the fastest converted bundle "
+                   "whose quality check passed (int8 first), else fp32; fp32 otherwise.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Torch device.")
 @click.option("--spectrogram", type=click.Path(dir_okay=False), default=None, help="Also save a spectrogram PNG.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
@@ -105,10 +107,12 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
     if spectrogram and Path(spectrogram).exists() and not force:
         raise T2AError(f"{spectrogram} already exists: pass --force to overwrite it")
     say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
-    from t2a_edge.runtimes.api import TextToAudio, check_settings
+    from t2a_edge.runtimes.api import TextToAudio, check_before_load
 
-    # Before a load that may convert a bundle.
-    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed, smooth)
+    # The whole request, against the model's JSON, before a load that may convert a bundle.
+    check_before_load(model, prompt_list, seconds=seconds, steps=steps, cfg=cfg, temperature=temperature,
+                      noise_correlation=noise_correlation, anchors=anchors, spread=spread, seed=seed, smooth=smooth,
+                      teacher_steps=teacher_steps)
 
     started = time.perf_counter()
     tta = TextToAudio.load(model, backend=backend, precision=precision, device=device)

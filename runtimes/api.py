@@ -11,14 +11,9 @@ import numpy as np
 
 from t2a_edge.core.audio import SAMPLE_RATE, save_audio
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.model_files import resolve_model_dir  # noqa: F401  (re-exported: apps import it here)
+from t2a_edge.core.settings import FALLBACK_DEFAULTS
 
-# Used when a model records no measured defaults of its own.
-FALLBACK_DEFAULTS = {
-    "student": {"steps": 8, "cfg": 3.0, "temperature": 0.7, "seconds": 5.0, "noise_correlation": 0.0, "anchors": 0,
-                "spread": 1.0, "smooth": 0.0},
-    "teacher": {"steps": 32, "cfg": 3.0, "temperature": 1.0, "seconds": 5.0, "teacher_steps": 50,
-                "noise_correlation": 0.0, "anchors": 0, "spread": 1.0, "smooth": 0.0},
-}
 MIN_SECONDS = 0.5
 
 
@@ -38,27 +33,6 @@ class Audio:
     def save(self, path, overwrite: bool = False) -> Path:
         """Write WAV/FLAC/OGG by suffix, atomically; refuses to replace a file unless overwrite."""
         return save_audio(path, self.samples, self.sample_rate, overwrite=overwrite)
-
-
-def resolve_model_dir(model: str | Path) -> Path:
-    """'default', a model folder, or a training run folder (its model/ sub-folder)."""
-    from t2a_edge.core.model_files import MODEL_FILE
-    from t2a_edge.core.paths import default_model_dir
-
-    if str(model) == "default":
-        folder = default_model_dir()
-        if not (folder / MODEL_FILE).is_file():
-            raise T2AError("no default model is installed in this build: train one with `t2a-edge train` "
-                           "(see README) and pass --model RUN_DIR/model")
-        return folder
-    path = Path(model).expanduser()
-    if not path.exists():
-        raise T2AError(f"model path {path} does not exist")
-    if (path / MODEL_FILE).is_file():
-        return path
-    if (path / "model" / MODEL_FILE).is_file():
-        return path / "model"
-    raise T2AError(f"{path} is not a t2a-edge model (no {MODEL_FILE} in it or in {path / 'model'})")
 
 
 def check_settings(seconds=None, steps=None, cfg=None, temperature=None, noise_correlation=None,
@@ -82,6 +56,36 @@ def check_settings(seconds=None, steps=None, cfg=None, temperature=None, noise_c
         raise T2AError(f"smooth must be >= 0 ms (0 keeps the loudness as drawn), got {smooth}")
     if seed is not None and (int(seed) != seed or seed < 0):  # numpy's streams take no negative seed
         raise T2AError(f"seed must be a whole number >= 0, got {seed}")
+
+
+def check_request(prompts: list[str], kind: str, max_seconds: float, seconds=None, steps=None, cfg=None,
+                  temperature=None, noise_correlation=None, anchors=None, spread=None, seed=None, smooth=None,
+                  teacher_steps=None) -> None:
+    """The whole request against a model of `kind` that makes up to `max_seconds` (None: not given)."""
+    if kind == "codec":
+        raise T2AError("this model is a codec, not a text-to-audio model: train a teacher and a student on it")
+    if not prompts:
+        raise T2AError("no prompt given")
+    for prompt in prompts:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise T2AError("a prompt is empty: describe the sound, e.g. \"dog barking\"")
+    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed, smooth)
+    if noise_correlation and kind == "teacher":
+        raise T2AError("noise correlation applies to a student's energy head, not a teacher")
+    if seconds is not None and (seconds < MIN_SECONDS or seconds > max_seconds + 1e-9):
+        raise T2AError(f"seconds must be between {MIN_SECONDS} and {max_seconds:g} for this model, "
+                       f"got {seconds:g}")
+    if kind == "teacher" and teacher_steps is not None and teacher_steps < 1:
+        raise T2AError(f"teacher steps must be >= 1, got {teacher_steps}")
+
+
+def check_before_load(model, prompts: list[str], **given) -> None:
+    """Refuse a bad request for `model` (a model folder, 'default' or a bundle) in one line before it is
+    loaded, and so before any conversion: the model's kind and length limit come from its JSON."""
+    from t2a_edge.runtimes.select import model_limits
+
+    kind, max_seconds = model_limits(model)
+    check_request(prompts, kind, max_seconds, **given)
 
 
 class TextToAudio:
@@ -117,17 +121,8 @@ class TextToAudio:
               noise_correlation: float = 0.0, anchors: int = 0, spread: float = 1.0, seed: int = 0,
               smooth: float = 0.0) -> None:
         """Reject bad requests with one clear line before any work is done."""
-        if not prompts:
-            raise T2AError("no prompt given")
-        for prompt in prompts:
-            if not isinstance(prompt, str) or not prompt.strip():
-                raise T2AError("a prompt is empty: describe the sound, e.g. \"dog barking\"")
-        check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed, smooth)
-        if noise_correlation and self.backend.kind == "teacher":
-            raise T2AError("noise correlation applies to a student's energy head, not a teacher")
-        if seconds < MIN_SECONDS or seconds > self.max_seconds + 1e-9:
-            raise T2AError(f"seconds must be between {MIN_SECONDS} and {self.max_seconds:g} for this model, "
-                           f"got {seconds:g}")
+        check_request(prompts, self.backend.kind, self.max_seconds, seconds, steps, cfg, temperature,
+                      noise_correlation, anchors, spread, seed, smooth)
 
     def generate(self, prompt: str | list[str], seconds: float | None = None, seed: int = 0,
                  steps: int | None = None, cfg: float | None = None, temperature: float | None = None,
