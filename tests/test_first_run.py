@@ -152,22 +152,23 @@ def test_bad_options_are_refused_before_any_conversion(student_dir, cache, cli, 
 def test_check_before_load_reads_a_bundle_and_a_teacher(student_dir, cache, tmp_path):
     from t2a_edge.core.config import preset
     from t2a_edge.core.model import T2AModel
+    from t2a_edge.core.settings import Settings
     from t2a_edge.runtimes.api import check_before_load
 
     teacher = tmp_path / "teacher"
     save_model(T2AModel(preset("tiny"), diffusion_head=True, energy_head=False), teacher)
     with pytest.raises(T2AError, match="not a teacher"):
-        check_before_load(teacher, ["rain"], noise_correlation=2.0)
+        check_before_load(teacher, ["rain"], Settings(noise_correlation=2.0))
     with pytest.raises(T2AError, match="teacher steps"):
-        check_before_load(teacher, ["rain"], teacher_steps=0)
-    check_before_load(student_dir, ["rain"], seconds=1.5)
+        check_before_load(teacher, ["rain"], Settings(teacher_steps=-1))
+    check_before_load(student_dir, ["rain"], Settings(seconds=1.5))
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     (bundle / MANIFEST).write_text(json.dumps({"format": 3, "backend": "onnx", "precision": "fp32", "kind": "student",
                                                "max_seconds": 3.0, "config": {},
                                                "components": {"text_encoder": {}, "step": {}, "decoder": {}}}))
     with pytest.raises(T2AError, match="between 0.5 and 3"):
-        check_before_load(bundle, ["rain"], seconds=4.0)
+        check_before_load(bundle, ["rain"], Settings(seconds=4.0))
 
 
 # -- concurrent first uses convert once -----------------------------------------------------------
