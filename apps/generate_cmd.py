@@ -86,7 +86,9 @@ def read_prompts(prompts: tuple[str, ...], prompts_file: str | None) -> list[str
 @click.option("--teacher-steps", type=int, default=None, help="Teacher models: diffusion steps per iteration.")
 @click.option("--model", default="default", show_default=True, help="'default', a model folder or a bundle.")
 @click.option("--backend", default="auto", show_default=True,
-              help="auto, torch, cuda, onnx, openvino, coreml or executorch.")
+              help="auto, torch, cuda, onnx, openvino, coreml or executorch. auto runs on a converted bundle in the "
+                   "cache (the fastest whose quality check passed) or else on torch at once, and says which; "
+                   "`t2a-edge convert` makes the bundles. A named edge backend converts on first use.")
 @click.option("--precision", default=None,
               help="fp32, fp16 or int8 (edge backends). Default: with --backend auto, the fastest converted bundle "
                    "whose quality check passed (int8 first), else fp32; fp32 otherwise.")

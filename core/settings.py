@@ -110,7 +110,8 @@ class Settings:
                 raise T2AError(f"teacher steps must be >= 1, got {teacher_steps}")
         return Settings(seconds=pick["seconds"], steps=pick["steps"], cfg=pick["cfg"],
                         temperature=pick["temperature"], noise_correlation=pick["noise_correlation"],
-                        anchors=pick["anchors"], spread=pick["spread"], smooth=pick["smooth"], seed=self.seed,
+                        anchors=pick["anchors"], spread=pick["spread"], smooth=pick["smooth"],
+                        seed=0 if self.seed is None else self.seed,
                         teacher_steps=teacher_steps)
 
     def typed(self) -> "Settings":

@@ -100,8 +100,8 @@ class TextToAudio:
         the later steps build on. `spread` f scales every generated latent's distance from the corpus
         mean before decoding (1 keeps them as drawn; runtimes.sampler.run_pipeline says why a default
         may set less). `smooth` ms > 0 smooths the clip's loudness along time over that long a window
-        (0: as drawn); seed: 0. None: the model's default. A `settings` object (core.settings.Settings) may give
-        them all at once; keywords given as well override its fields.
+        (0: as drawn). A setting left None takes the model's default (the seed: 0). `settings`
+        (core.settings.Settings) gives them all at once; keywords given as well override its fields.
         """
         if not isinstance(prompt, (str, list, tuple)):
             raise T2AError(f"prompt must be a string or a list of strings, got {type(prompt).__name__}")

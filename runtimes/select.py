@@ -249,7 +249,8 @@ def quality_check(manifest: dict) -> tuple[bool, str]:
     if isinstance(judge, (int, float)):
         return False, f"its judge cosine {judge:.3f} is below {JUDGE_COSINE}"
     return False, ("its quality was not checked (the YAMNet judge was not installed when it was converted; "
-                   "`t2a-edge convert --force` checks it)")
+                   f"`t2a-edge convert --backend {manifest.get('backend')} --precision {precision} --force` "
+                   "checks it)")
 
 
 def ready_bundles(folder: Path, precisions=PRECISION_ORDER) -> list[tuple[str, str, Path, bool, str]]:
@@ -429,7 +430,8 @@ def model_limits(model) -> tuple[str, float]:
     path = Path(model).expanduser()
     if str(model) != "default" and is_bundle(path):
         manifest = read_manifest(path)
-        return manifest.get("kind", "student"), float(manifest["max_seconds"])
+        limit = manifest.get("max_seconds")  # absent or odd: the check after loading still applies
+        return manifest.get("kind", "student"), float(limit) if isinstance(limit, (int, float)) else float("inf")
     from t2a_edge.core.config import ModelConfig
     from t2a_edge.core.model_files import read_model_meta
 
