@@ -15,11 +15,11 @@ CARD_NAME = "MODEL_CARD.md"
 
 def parse_defaults(steps, cfg, temperature, seconds, spread=None, smooth=None) -> dict:
     """The generation defaults to record, checked as a generate() call checks them."""
-    from t2a_edge.runtimes.api import check_settings
+    from t2a_edge.core.settings import Settings
 
-    check_settings(seconds, steps, cfg, temperature, spread=spread, smooth=smooth)
-    return {k: v for k, v in (("steps", steps), ("cfg", cfg), ("temperature", temperature),
-                              ("seconds", seconds), ("spread", spread), ("smooth", smooth)) if v is not None}
+    recorded = Settings(steps=steps, cfg=cfg, temperature=temperature, seconds=seconds, spread=spread, smooth=smooth,
+                        seed=None).check().given()
+    return {k: recorded[k] for k in ("steps", "cfg", "temperature", "seconds", "spread", "smooth") if k in recorded}
 
 
 @click.command("export", short_help="Write a trained model as a shareable folder with its defaults.")

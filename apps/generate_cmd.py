@@ -89,8 +89,12 @@ def read_prompts(prompts: tuple[str, ...], prompts_file: str | None) -> list[str
 @click.option("--teacher-steps", type=int, default=None, help="Teacher models: diffusion steps per iteration.")
 @click.option("--model", default="default", show_default=True, help="'default', a model folder or a bundle.")
 @click.option("--backend", default="auto", show_default=True,
-              help="auto, torch, cuda, onnx, openvino, coreml or executorch.")
-@click.option("--precision", default="fp32", show_default=True, help="fp32, fp16 or int8 (edge backends).")
+              help="auto, torch, cuda, onnx, openvino, coreml or executorch. auto runs on a converted bundle in the "
+                   "cache (the fastest whose quality check passed) or else on torch at once, and says which; "
+                   "`t2a-edge convert` makes the bundles. A named edge backend converts on first use.")
+@click.option("--precision", default=None,
+              help="fp32, fp16 or int8 (edge backends). Default: with --backend auto, the fastest converted bundle "
+                   "whose quality check passed (int8 first), else fp32; fp32 otherwise.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Torch device.")
 @click.option("--spectrogram", type=click.Path(dir_okay=False), default=None, help="Also save a spectrogram PNG.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
@@ -110,33 +114,34 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
 
         check_spectrogram_path(spectrogram, force)
     say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
-    from t2a_edge.runtimes.api import PromptCutWarning, TextToAudio, check_settings
+    from t2a_edge.core.settings import AS_DRAWN, Settings
+    from t2a_edge.runtimes.api import PromptCutWarning, TextToAudio, check_before_load
 
-    # Before a load that may convert a bundle.
-    check_settings(seconds, steps, cfg, temperature, noise_correlation, anchors, spread, seed, smooth)
+    settings = Settings(seconds=seconds, steps=steps, cfg=cfg, temperature=temperature,
+                        noise_correlation=noise_correlation, anchors=anchors, spread=spread, smooth=smooth, seed=seed,
+                        teacher_steps=teacher_steps)
+    # The whole request, against the model's JSON, before a load that may convert a bundle.
+    check_before_load(model, prompt_list, settings)
 
     started = time.perf_counter()
     tta = TextToAudio.load(model, backend=backend, precision=precision, device=device)
     load_seconds = time.perf_counter() - started
-    settings = {"seconds": seconds, "steps": steps, "cfg": cfg, "temperature": temperature}
-    # Reported among the defaults used when the model sets them (spread: other than 1) or the user asks.
-    for key, value, neutral in (("noise_correlation", noise_correlation, 0), ("anchors", anchors, 0),
-                                ("spread", spread, 1), ("smooth", smooth, 0)):
-        if value is not None or tta.defaults.get(key, neutral) != neutral:
-            settings[key] = value
-    used = {k: (v if v is not None else tta.defaults[k]) for k, v in settings.items()}
-    tta.check(prompt_list, **used)
-    defaulted = [f"{k}={tta.defaults[k]:g}" for k, v in settings.items() if v is None]
+    used = settings.resolve(tta.defaults, tta.backend.kind)
+    tta.check(prompt_list, used)
+    # Named among the defaults used: these four always, the others where the model sets them (spread: not 1).
+    shown = ("seconds", "steps", "cfg", "temperature") + tuple(
+        key for key, neutral in AS_DRAWN.items() if tta.defaults.get(key, neutral) != neutral)
+    defaulted = [f"{k}={tta.defaults[k]:g}" for k in shown if getattr(settings, k) is None]
     say(f"backend: {tta.backend.name} {tta.backend.precision} ({tta.why}); model: {tta.source}")
     if defaulted:
         say(f"model defaults used: {', '.join(defaulted)}")
     for line in tta.prompt_cuts(prompt_list):  # said here once, not again as the API's warning
         say(f"note: {line}")
-    n_tokens = tta.backend.config.tokens_for(used["seconds"])
+    n_tokens = tta.backend.config.tokens_for(used.seconds)
     batches = math.ceil(len(prompt_list) / batch_size)
     bar = None  # the current batch's progress bar: one per batch, so the lines it writes sit between bars
-    made = _quietly(tta.generate_batches(prompt_list, batch_size, seed=seed, teacher_steps=teacher_steps,
-                                         progress=lambda count: bar.update(count), **used), PromptCutWarning)
+    made = _quietly(tta.generate_batches(prompt_list, batch_size, settings, progress=lambda count: bar.update(count)),
+                    PromptCutWarning)
     timings, kept = {}, []
     for index in range(batches):
         first = index * batch_size
@@ -147,7 +152,7 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
             clips = next(made)
         for clip, path in zip(clips, paths[first:]):
             clip.save(path, overwrite=force)
-            _report(clip, path, seed, load_seconds, as_json)
+            _report(clip, path, load_seconds, as_json)
         for stage, spent in clips[0].info["timings"].items():
             timings[stage] = timings.get(stage, 0.0) + spent
         if spectrogram:
@@ -157,7 +162,7 @@ def generate(prompts, output, prompts_file, seconds, seed, steps, cfg, temperatu
 
         save_spectrogram(kept, spectrogram, overwrite=force)
     if not as_json:
-        rtf = timings["total"] / (used["seconds"] * len(paths))
+        rtf = timings["total"] / (used.seconds * len(paths))
         click.echo(f"timings: load {load_seconds:.2f} s, text {timings['text']:.3f} s, steps {timings['steps']:.3f} s, "
                    f"decode {timings['decode']:.3f} s, total {timings['total']:.2f} s (real-time factor {rtf:.3f})")
         if spectrogram:
@@ -178,17 +183,15 @@ def _quietly(batches, category):
         yield batch
 
 
-def _report(clip, path: Path, seed: int, load_seconds: float, as_json: bool) -> None:
-    """The line for one written clip: JSON with how it was made, or a sentence."""
+def _report(clip, path: Path, load_seconds: float, as_json: bool) -> None:
+    """The line for one written clip: JSON with how it was made (its settings), or a sentence."""
     if as_json:
+        from t2a_edge.core.settings import Settings
+
+        settings = {k: clip.info[k] for k in Settings.names() if k not in ("seconds", "teacher_steps")}
         click.echo(json.dumps({"file": str(path), "prompt": clip.prompt, "seconds": clip.seconds,
                                "sample_rate": clip.sample_rate, "backend": clip.info["backend"],
-                               "precision": clip.info["precision"], "seed": seed,
-                               "steps": clip.info["steps"], "cfg": clip.info["cfg"],
-                               "temperature": clip.info["temperature"],
-                               "noise_correlation": clip.info["noise_correlation"],
-                               "anchors": clip.info["anchors"], "spread": clip.info["spread"],
-                               "smooth": clip.info["smooth"],
+                               "precision": clip.info["precision"], **settings,
                                "timings": {"load": load_seconds, **clip.info["timings"]}}))
     else:
         click.echo(f"wrote {path} ({clip.seconds:.2f} s): {clip.prompt}")

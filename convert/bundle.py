@@ -24,6 +24,7 @@ import numpy as np
 from t2a_edge.core.bundle import BUNDLE_FORMAT, CONVERTER_VERSION, EDGE_BACKENDS, MANIFEST, PRECISIONS, hash_tree
 from t2a_edge.core.errors import T2AError
 from t2a_edge.core.paths import refuse_to_replace
+from t2a_edge.core.settings import Settings
 
 FP32_TOLERANCE = 1e-4  # max |a - b| / max |b| of each fp32 component against torch
 FP16_TOLERANCE = 1e-2  # ||a - b|| / ||b|| of fp16 components (half precision keeps about 3 digits)
@@ -125,8 +126,9 @@ def torch_reference(model, text_encoder, prompts=E2E_PROMPTS, settings=None) -> 
     s = dict(E2E_SETTINGS, **(settings or {}))
     backend = TorchBackend(model, "cpu", text_encoder)
     seconds = min(s["seconds"], model.cfg.max_seconds)
-    wave, _ = run_pipeline(backend, Tokenizer(model.cfg.backbone.text_tokens), list(prompts), seconds, s["steps"],
-                           s["cfg"], s["temperature"], s["seed"])
+    plan = Settings.as_drawn(seconds=seconds, steps=s["steps"], cfg=s["cfg"], temperature=s["temperature"],
+                             seed=s["seed"])
+    wave, _ = run_pipeline(backend, Tokenizer(model.cfg.backbone.text_tokens), list(prompts), plan)
     return wave
 
 
@@ -137,8 +139,9 @@ def bundle_waveform(backend, prompts=E2E_PROMPTS, settings=None) -> np.ndarray:
     s = dict(E2E_SETTINGS, **(settings or {}))
     config = backend.config
     seconds = min(s["seconds"], config.max_seconds)
-    wave, _ = run_pipeline(backend, Tokenizer(config.backbone.text_tokens), list(prompts), seconds, s["steps"],
-                           s["cfg"], s["temperature"], s["seed"])
+    plan = Settings.as_drawn(seconds=seconds, steps=s["steps"], cfg=s["cfg"], temperature=s["temperature"],
+                             seed=s["seed"])
+    wave, _ = run_pipeline(backend, Tokenizer(config.backbone.text_tokens), list(prompts), plan)
     return wave
 
 
@@ -155,7 +158,7 @@ def convert_bundles(model, backends, precisions, out_for, *, text_encoder=None, 
                                          export_program, parity_inputs)
     from t2a_edge.convert.quantize import HELDOUT_PROMPTS, calibration_sets
     from t2a_edge.core.text import TextEncoder
-    from t2a_edge.runtimes.api import FALLBACK_DEFAULTS
+    from t2a_edge.core.settings import FALLBACK_DEFAULTS
 
     backends = list(backends)
     precisions = [precisions] if isinstance(precisions, str) else list(precisions)

@@ -64,7 +64,7 @@ def judge_cosine(actual: np.ndarray, reference: np.ndarray) -> float | None:
     if not judge_available():
         return None
     try:
-        from t2a_edge.apps.evaluation.judge import Judge
+        from t2a_edge.convert.judge import Judge
     except ImportError:
         return None
     judge = Judge()

@@ -87,14 +87,15 @@ def calibration_sets(parts: dict[str, Component], config, steps: int = 4, seed: 
     scale the model is never run at misjudges its int8 step (the default model, cfg 1: the ONNX
     Runtime step measured 0.13 error at cfg 3 against the limit of 0.1).
     """
+    from t2a_edge.core.settings import Settings
     from t2a_edge.core.tokenizer import Tokenizer
     from t2a_edge.runtimes.sampler import run_pipeline
 
     capture = _Capture(parts, config)
     seconds = max(config.max_seconds / 2, 1.0 / config.token_rate)
     with torch.no_grad():
-        run_pipeline(capture, Tokenizer(config.backbone.text_tokens), list(prompts), seconds,
-                     steps, cfg, temperature, seed)
+        run_pipeline(capture, Tokenizer(config.backbone.text_tokens), list(prompts),
+                     Settings.as_drawn(seconds=seconds, steps=steps, cfg=cfg, temperature=temperature, seed=seed))
     batched = {"text_encoder": ("ids", "mask"), "step": ("text", "text_mask", "tokens", "known", "noise"),
                "decoder": ("tokens",)}
     return {name: [one for call in calls for one in _split(call, batched[name])]

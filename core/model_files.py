@@ -79,3 +79,28 @@ def verify_model_files(folder: str | Path, meta: dict) -> None:
             raise T2AError(f"model file {path} is missing")
         if sha256_file(path) != expected:
             raise T2AError(f"model file {path} is corrupt (sha256 mismatch)")
+
+
+def model_sha(folder: str | Path) -> str:
+    """Identity of a model folder: sha256 of its model.json (which holds every weight file's hash)."""
+    return hashlib.sha256((Path(folder) / MODEL_FILE).read_bytes()).hexdigest()[:16]
+
+
+def resolve_model_dir(model: str | Path) -> Path:
+    """'default', a model folder, or a training run folder (its model/ sub-folder)."""
+    from t2a_edge.core.paths import default_model_dir
+
+    if str(model) == "default":
+        folder = default_model_dir()
+        if not (folder / MODEL_FILE).is_file():
+            raise T2AError("no default model is installed in this build: train one with `t2a-edge train` "
+                           "(see README) and pass --model RUN_DIR/model")
+        return folder
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise T2AError(f"model path {path} does not exist")
+    if (path / MODEL_FILE).is_file():
+        return path
+    if (path / "model" / MODEL_FILE).is_file():
+        return path / "model"
+    raise T2AError(f"{path} is not a t2a-edge model (no {MODEL_FILE} in it or in {path / 'model'})")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from t2a_edge.core.bundle import CONVERTER_VERSION, read_manifest
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.model_files import model_sha as sha_of
 
 # A conversion writes into hidden `.<name>.<random>.part` folders and renames them into place, and
 # replaces an old bundle through `.<name>.old-<pid>`. Younger than this, such a folder may belong to
@@ -51,8 +52,6 @@ def folder_bytes(folder: Path) -> int:
 
 def bundle_status(folder: Path, model_sha: str) -> tuple[str, bool, str | None]:
     """(status, whether nothing will read it again, source model folder) of one cached bundle."""
-    from t2a_edge.runtimes.select import model_sha as sha_of
-
     try:
         manifest = read_manifest(folder)
     except T2AError:

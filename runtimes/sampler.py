@@ -72,19 +72,19 @@ def generate_tokens(backend, text: np.ndarray, text_mask: np.ndarray, n_tokens: 
     return tokens
 
 
-def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: int, cfg: float, temperature: float,
-                 seed: int, teacher_steps: int | None = None, progress=None,
-                 noise_correlation: float = 0.0, anchors: int = 0, spread: float = 1.0,
-                 smooth: float = 0.0, first_example: int = 0) -> tuple[np.ndarray, dict]:
-    """Prompts -> (B, samples) waveforms of exactly `seconds`, plus per-stage wall times.
+def run_pipeline(backend, tokenizer, prompts: list[str], settings, progress=None,
+                 first_example: int = 0) -> tuple[np.ndarray, dict]:
+    """Prompts -> (B, samples) waveforms of exactly `settings.seconds`, plus per-stage wall times.
 
-    `spread` scales every generated token before decoding. Latents are normalised to the corpus mean
+    `settings` is a core.settings.Settings with every field set (Settings.resolve). `spread` scales
+    every generated token before decoding. Latents are normalised to the corpus mean
     (0) per channel and tokens are a per-channel scaling of them, so spread < 1 pulls each latent
     frame toward the corpus mean: the one-step head's draws swing 2-3.5x as far within a clip as
     real clips do and burst above full scale; pulled back by 0.8 they stop clipping, with a lower
     FAD and the same hit-rate (README, "The default model", v32). `smooth` ms > 0 smooths the
     decoded clip's loudness along time over a Hann window that long (core.envelope, v41).
     """
+    seconds, spread, smooth = settings.seconds, settings.spread, settings.smooth
     config = backend.config
     n_tokens = config.tokens_for(seconds)
     timings = {}
@@ -93,8 +93,9 @@ def run_pipeline(backend, tokenizer, prompts: list[str], seconds: float, steps: 
     text = backend.encode_text(ids, mask)
     timings["text"] = time.perf_counter() - start
     start = time.perf_counter()
-    tokens = generate_tokens(backend, text, mask.astype(np.float32), n_tokens, steps, cfg, temperature, seed,
-                             teacher_steps, progress, noise_correlation, anchors, first_example)
+    tokens = generate_tokens(backend, text, mask.astype(np.float32), n_tokens, settings.steps, settings.cfg,
+                             settings.temperature, settings.seed, settings.teacher_steps, progress,
+                             settings.noise_correlation, settings.anchors, first_example)
     timings["steps"] = time.perf_counter() - start
     start = time.perf_counter()
     if spread != 1.0:

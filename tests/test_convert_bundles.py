@@ -25,6 +25,7 @@ from t2a_edge.convert.export import components, random_student, reference, relat
 from t2a_edge.core.bundle import BUNDLE_FORMAT, CONVERTER_VERSION, MANIFEST, is_bundle, read_manifest
 from t2a_edge.core.config import preset
 from t2a_edge.core.errors import T2AError
+from t2a_edge.core.settings import Settings
 from t2a_edge.core.text import TextEncoder
 from t2a_edge.core.tokenizer import Tokenizer
 from t2a_edge.runtimes.sampler import run_pipeline
@@ -54,8 +55,8 @@ def converted(tmp_path_factory):
 
 
 def generate(backend, prompts, seconds, steps=3, seed=5, cfg=3.0):
-    wave, _ = run_pipeline(backend, Tokenizer(backend.config.backbone.text_tokens), prompts, seconds, steps, cfg,
-                           0.7, seed)
+    wave, _ = run_pipeline(backend, Tokenizer(backend.config.backbone.text_tokens), prompts,
+                           Settings.as_drawn(seconds=seconds, steps=steps, cfg=cfg, temperature=0.7, seed=seed))
     return wave
 
 

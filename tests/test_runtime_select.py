@@ -136,7 +136,8 @@ def test_auto_prefers_cuda_then_coreml(cache, monkeypatch):
 
 
 def test_convert_on_first_use_then_cache_and_bundle_paths(student_dir, cache, no_gpu_linux, monkeypatch):
-    """auto picks onnx here, converts once into the cache, then loads the cached bundle."""
+    """auto runs on torch until a bundle is converted; onnx converts once into the cache on request,
+    then auto loads the cached bundle."""
     from t2a_edge import TextToAudio
     from t2a_edge.runtimes.torch_backend import TorchBackend
 
@@ -144,13 +145,15 @@ def test_convert_on_first_use_then_cache_and_bundle_paths(student_dir, cache, no
     monkeypatch.setattr(TextEncoder, "pretrained", classmethod(lambda cls, folder=None: encoder))
     real = select._installed  # without OpenVINO, ONNX Runtime is the first of the default order
     monkeypatch.setattr(select, "_installed", lambda n: n != "openvino" and real(n))
-    tta = TextToAudio.load(student_dir)
+    first = TextToAudio.load(student_dir)
+    assert first.backend.name == "torch" and "`t2a-edge convert` makes the onnx bundles" in first.why
+    tta = TextToAudio.load(student_dir, backend="onnx")
     assert tta.backend.name == "onnx" and tta.backend.precision == "fp32"
-    assert "default order" in tta.why and "converted now" in tta.why
+    assert "asked for onnx" in tta.why and "converted now" in tta.why
     bundle = select.cached_bundle_dir(student_dir, "onnx", "fp32")
     assert (bundle / "manifest.json").is_file() and str(cache) in str(bundle)
-    again = TextToAudio.load(student_dir, backend="onnx")
-    assert "from the cache" in again.why and "asked for onnx" in again.why
+    again = TextToAudio.load(student_dir)
+    assert again.backend.name == "onnx" and "from the cache" in again.why and "quality check passed" in again.why
     assert again.defaults["steps"] == 2  # the model's measured defaults travel in the manifest
     clip = again.generate("a dog barks", seconds=0.9, seed=4, steps=2)
     assert clip.samples.shape == (int(0.9 * 16000),) and clip.info["backend"] == "onnx"
