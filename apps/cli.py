@@ -112,7 +112,7 @@ def os_error_line(exc: OSError) -> str | None:
 
 
 def main(argv=None):
-    """Entry point: user mistakes become one line on stderr and a non-zero exit."""
+    """Entry point: user mistakes become one `error:` line on stderr and exit status 2."""
     try:
         cli.main(args=argv, prog_name="t2a-edge", standalone_mode=False)
     except T2AError as exc:
@@ -122,8 +122,13 @@ def main(argv=None):
         click.echo("interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        # Click's own refusals (an unknown option, a bad value, a missing argument) are user mistakes
+        # too: one line and exit 2, not click's usage block.
+        message = " ".join(exc.format_message().split())
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if isinstance(exc, click.UsageError) and ctx else ""
+        click.echo(f"error: {message}{hint}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

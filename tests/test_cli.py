@@ -16,10 +16,10 @@ def run(*args, cwd=None):
 
 
 def assert_one_line_error(code, err, pattern):
-    assert code != 0
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and pattern in lines[0], err
+    """The README's rule for every user mistake: exit status 2 and one `error:` line, nothing else."""
+    assert code == 2, (code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and pattern in lines[0], err
 
 
 def test_a_build_without_the_default_model_says_how_to_get_one(tmp_path, monkeypatch, capsys):

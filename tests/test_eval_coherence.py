@@ -85,7 +85,7 @@ def test_eval_coherence_refuses_bad_run_lengths(tiny_student, synthetic_corpus, 
     for runs in ("2,x", "0"):
         with pytest.raises(SystemExit) as exit_info:
             main(["lab", "coherence", "--model", str(tiny_student), "--data", str(synthetic_corpus), "--runs", runs])
-        assert exit_info.value.code != 0
+        assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert "--runs" in err and "Traceback" not in err and err.count("\n") == 1
 
@@ -97,7 +97,7 @@ def test_eval_coherence_refuses_an_empty_pool(tiny_student, synthetic_corpus, ca
     with pytest.raises(SystemExit) as exit_info:
         main(["lab", "coherence", "--model", str(tiny_student), "--data", str(synthetic_corpus),
               "--pool", "validation"])
-    assert exit_info.value.code != 0
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "has no clips in split 'validation'" in err and "Traceback" not in err and err.count("\n") == 1
 

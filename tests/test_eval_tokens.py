@@ -66,6 +66,6 @@ def test_eval_tokens_refuses_bad_input_in_one_line(tiny_student, tiny_teacher, s
         args = [str(tiny_student) if a is None else a for a in args]
         with pytest.raises(SystemExit) as exit_info:
             main(["lab", "tokens", "--model", str(tiny_student), "--data", str(synthetic_corpus), *args])
-        assert exit_info.value.code != 0
+        assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err and err.count("\n") == 1

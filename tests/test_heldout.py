@@ -33,7 +33,7 @@ def test_heldout_refuses_a_codec_and_bad_counts(tiny_runs, synthetic_corpus, cap
                           (["--model", str(tiny_runs["student"]), "--batches", "0"], "--batches must be at least 1")):
         with pytest.raises(SystemExit) as exit_info:
             main(["lab", "heldout", "--data", str(synthetic_corpus), *args])
-        assert exit_info.value.code != 0
+        assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
 
