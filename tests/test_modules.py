@@ -123,7 +123,8 @@ def test_heads_shapes_and_zero_init():
         torch.nn.init.normal_(block.modulation[1].weight, std=0.1)
     a, b = energy(z, noise), energy(z, torch.rand(2, 5, 16) - 0.5)
     assert not torch.allclose(a, b)  # different noise, different token
-    assert torch.allclose(energy(z, noise, 1.0), a)
+    assert torch.allclose(energy(z, noise, 1.0), a)  # 1.0 is the default
+    assert not torch.allclose(energy(z, noise, 0.5), a, atol=1e-4)  # and the temperature is read
 
 
 def test_student_step_and_decoder_graph_shapes():
