@@ -166,7 +166,8 @@ def test_check_before_load_reads_a_bundle_and_a_teacher(student_dir, cache, tmp_
     bundle.mkdir()
     (bundle / MANIFEST).write_text(json.dumps({"format": 3, "backend": "onnx", "precision": "fp32", "kind": "student",
                                                "max_seconds": 3.0, "config": {},
-                                               "components": {"text_encoder": {}, "step": {}, "decoder": {}}}))
+                                               "components": {name: {"file": f"{name}.onnx", "files": {f"{name}.onnx": "0" * 64}}
+                                                              for name in ("text_encoder", "step", "decoder")}}))
     with pytest.raises(T2AError, match="between 0.5 and 3"):
         check_before_load(bundle, ["rain"], Settings(seconds=4.0))
 
