@@ -209,7 +209,7 @@ def test_the_dropped_training_options_are_gone_from_the_cli():
 
     from t2a_edge.apps.cli import cli
 
-    result = CliRunner().invoke(cli, ["train", "--help"])
+    result = CliRunner().invoke(cli, ["train", "teacher", "--help"])
     assert result.exit_code == 0
     for flag in ("--clip-code", "--mask-noise", "--local-kernel", "--clip-noise", "--summary-token",
                  "--teacher-draws", "--timestep-power", "--shift-views", "--energy-tau"):

@@ -95,7 +95,7 @@ def test_model_card_lists_its_data_licenses_and_the_commands_that_made_it():
             verb, args = verb.get_command(None, args[0]), args[1:]  # a group: train codec, ...
         verb.make_context(" ".join(argv[:2]), list(args))  # raises on an unknown option or a bad value
     ship = commands["ship"]
-    assert ship[:2] == ["t2a-edge", "export"] and "--half" in ship
+    assert ship[:3] == ["t2a-edge", "train", "export"] and "--half" in ship
     for name, value in meta["defaults"].items():
         flag = "--" + name.replace("_", "-")
         assert flag in ship and float(ship[ship.index(flag) + 1]) == float(value), (name, ship)
