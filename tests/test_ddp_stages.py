@@ -16,16 +16,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 # Run under torchrun: saves every rank's loss-module state as the loop reaches its sync check, then
 # trains through the real CLI.
 RANK_DUMP = """
 import os, sys, torch
+from safetensors.torch import save_file
 from t2a_edge.train import distributed
 checksums = distributed.parameter_checksums
 def dump(module, ctx):
     state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-    torch.save(state, os.path.join(os.environ["T2A_TEST_RANK_DUMP"], f"rank{ctx.rank}.pt"))
+    save_file(state, os.path.join(os.environ["T2A_TEST_RANK_DUMP"], f"rank{ctx.rank}.safetensors"))
     return checksums(module, ctx)
 distributed.parameter_checksums = dump
 from t2a_edge.apps.cli import main
@@ -50,7 +52,7 @@ def train_under_torchrun(tmp_path: Path, stage: str, corpus, init: Path) -> tupl
     assert [r["world"] for r in records if r["event"] == "start"] == [2]
     ranks = [r for r in records if r["event"] == "ranks"]
     assert ranks and ranks[0]["in_sync"] is True and len(ranks[0]["checksums"]) == 2
-    rank0, rank1 = (torch.load(dumps / f"rank{r}.pt") for r in (0, 1))
+    rank0, rank1 = (load_file(dumps / f"rank{r}.safetensors") for r in (0, 1))
     return run, rank0, rank1
 
 
