@@ -82,3 +82,22 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty bundle cache of the test's own (T2A_EDGE_CACHE)."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("T2A_EDGE_CACHE", str(root))
+    return root
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory):
+    """A random-weight tiny student folder with short defaults (runtime selection and first-run tests)."""
+    from t2a_edge.convert.export import random_student
+    from t2a_edge.core.model import save_model
+
+    folder = tmp_path_factory.mktemp("student")
+    save_model(random_student("tiny", seed=2), folder, extra={"defaults": {"steps": 2, "seconds": 1.0}})
+    return folder

@@ -16,25 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from t2a_edge.convert.export import random_student
 from t2a_edge.core.bundle import CONVERTER_VERSION, MANIFEST
 from t2a_edge.core.errors import T2AError
 from t2a_edge.core.model import save_model
 from t2a_edge.runtimes import select
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    root = tmp_path / "cache"
-    monkeypatch.setenv("T2A_EDGE_CACHE", str(root))
-    return root
-
-
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("student")
-    save_model(random_student("tiny", seed=2), folder, extra={"defaults": {"steps": 2, "seconds": 1.0}})
-    return folder
 
 
 @pytest.fixture
